@@ -1,0 +1,1 @@
+"""The bundle evaluator; importable without torch."""
