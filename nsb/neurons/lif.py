@@ -1,0 +1,86 @@
+"""Leaky integrate-and-fire, the family every deployable nsb op shares (DESIGN §4).
+
+Per element, with v the membrane after reset::
+
+    h[t] = decay · v[t−1] + input_gain · x[t]                     charge
+    s[t] = H(h[t] − threshold)                                     fire (strict: h > θ)
+    v[t] = h[t]·(1 − s[t]) + s[t]·v_reset      reset "hard"
+           h[t] − s[t]·threshold               reset "soft"
+           h[t]                                reset "none"
+
+Defaults are the seed's constructor defaults (decay 0.2, threshold 0.3, v_reset 0, hard reset).
+The seed applies the hard reset in the next step's charge, ``v[t] = λ·v[t−1]·(1 − s[t−1]) +
+V_rest·s[t−1] + x[t]``: with V_rest = 0, as in every experiment of the seed, the spikes are the
+same. Its soft reset subtracts θ undecayed at the next step (ours subtracts it before the decay);
+see ``docs/neurons.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from torch import Tensor
+
+from nsb.errors import ConfigError
+from nsb.neurons.base import Neuron, State
+from nsb.surrogate import Fire
+
+ResetMode = Literal["hard", "soft", "none"]
+RESET_MODES = ("hard", "soft", "none")
+
+
+def lif_step(x: Tensor, v: Tensor, *, decay: Tensor | float, input_gain: Tensor | float, threshold: Tensor | float,
+             v_reset: float, reset: str, fire: Fire, detach_reset: bool = False) -> tuple[Tensor, Tensor]:
+    """One LIF step; returns ``(s[t], v[t])``. The single home of this math in PyTorch."""
+    h = decay * v + input_gain * x
+    s = fire(h - threshold)
+    sr = s.detach() if detach_reset else s
+    if reset == "hard":
+        v = h * (1 - sr) + sr * v_reset
+    elif reset == "soft":
+        v = h - sr * threshold
+    else:
+        v = h
+    return s, v
+
+
+def check_reset(reset: str) -> str:
+    if reset not in RESET_MODES:
+        raise ConfigError(f"unknown reset mode '{reset}'; choose one of: {', '.join(RESET_MODES)}")
+    return reset
+
+
+class LIF(Neuron):
+    """Leaky integrate-and-fire; state ``(v,)`` (plus ``s`` when recurrent)."""
+
+    state_names = ("v",)
+
+    def __init__(self, size: int, *, decay: float = 0.2, threshold: float = 0.3, v_reset: float = 0.0,
+                 reset: ResetMode = "hard", input_gain: float = 1.0, surrogate: str = "rectangle",
+                 alpha: float = 1.0, recurrent: bool = False) -> None:
+        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent)
+        if not 0.0 <= decay <= 1.0:
+            raise ConfigError(f"LIF decay must be in [0, 1], got {decay}")
+        self.decay = float(decay)
+        self.threshold = float(threshold)
+        self.v_reset = float(v_reset)
+        self.reset = check_reset(reset)
+        self.input_gain = float(input_gain)
+
+    @property
+    def leak(self) -> Tensor | float:
+        return self.decay
+
+    @property
+    def trace_decay(self) -> Tensor | float:
+        leak = self.leak
+        return leak.detach() if isinstance(leak, Tensor) else leak
+
+    def step(self, x: Tensor, state: State, fire: Fire) -> tuple[Tensor, State]:
+        s, v = lif_step(x, state[0], decay=self.leak, input_gain=self.input_gain, threshold=self.threshold,
+                        v_reset=self.v_reset, reset=self.reset, fire=fire, detach_reset=self.policy.detach_reset)
+        return s, (v,)
+
+    def extra_repr(self) -> str:
+        return (f"{super().extra_repr()}, decay={self.decay}, threshold={self.threshold}, "
+                f"v_reset={self.v_reset}, reset={self.reset}, input_gain={self.input_gain}")
