@@ -1,0 +1,202 @@
+"""The ``nsb`` command line. Heavy imports (torch) happen inside the commands that need them."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import click
+import typer
+from rich.console import Console
+
+from nsb.errors import NsbError
+
+app = typer.Typer(
+    help="nsb: spiking neural networks on long temporal sequences. Train a benchmark from a TOML config; "
+         "with no arguments `nsb train` runs the offline default (random manifolds).",
+    add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Data sets: download the real ones (needs a network).", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+console = Console(stderr=False)
+
+
+def shipped_configs() -> dict[str, Path]:
+    """Configs shipped with nsb (the repository's configs/ folder), by name."""
+    from importlib.resources import files
+
+    folder = Path(str(files("nsb.configs")))
+    return {p.stem: p for p in sorted(folder.glob("*.toml"))}
+
+
+def resolve_config(config: Optional[str]) -> Path:
+    if config is None:
+        return shipped_configs()["default"]
+    path = Path(config)
+    if path.exists() or path.suffix == ".toml":
+        return path
+    shipped = shipped_configs()
+    if config in shipped:
+        return shipped[config]
+    from nsb.errors import ConfigError, unknown
+
+    raise ConfigError(f"{unknown('config', config, shipped)} (or pass a path to a .toml file)")
+
+
+def _require_torch(command: str) -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise NsbError(f"nsb {command} needs PyTorch, which is not installed here; pip install 'nsb[torch]'") from None
+
+
+@app.command()
+def train(
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML file, or the name of a shipped config "
+                                         "(nsb configs lists them). Default: default."),
+    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a key, e.g. --set train.lr=1e-3 "
+                                        "--set model.hidden=[64,64]. Repeatable."),
+    seed: Optional[int] = typer.Option(None, help="Random seed (overrides the config's)."),
+    device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or cuda:N (overrides train.device)."),
+    name: Optional[str] = typer.Option(None, help="Run name: the run is written to <out_dir>/<name>/."),
+    epochs: Optional[int] = typer.Option(None, help="Number of epochs (overrides train.epochs)."),
+    resume: bool = typer.Option(False, "--resume", help="Continue the run from its checkpoint.pt, bit-exactly on CPU."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run of the same name."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
+) -> None:
+    """Train a model from a config and write runs/<name>/ (checkpoint, config, metrics)."""
+    _require_torch("train")
+    from nsb.checkpoint import load_checkpoint
+    from nsb.config import Config, apply_overrides, from_dict, load_config, read_toml
+    from nsb.progress import EpochBar, summary_table
+    from nsb.train import Trainer
+
+    extra = list(overrides)
+    if seed is not None:
+        extra.append(f"seed={seed}")
+    if device is not None:
+        extra.append(f'train.device="{device}"')
+    if name is not None:
+        extra.append(f'name="{name}"')
+    if epochs is not None:
+        extra.append(f"train.epochs={epochs}")
+
+    if resume and config is None:
+        # continue a run from its own saved config; the run is found by name (default: "default")
+        probe = from_dict(apply_overrides({}, [o for o in extra if o.startswith(("name=", "out_dir="))]))
+        base = read_toml(shipped_configs()["default"]) if name is None else {}
+        probe_name = name or base.get("name", "default")
+        ckpt = load_checkpoint(Path(probe.out_dir) / probe_name / "checkpoint.pt")
+        cfg = from_dict(apply_overrides(ckpt["config"], extra), "saved config with --set overrides")
+    else:
+        cfg = load_config(resolve_config(config), extra)
+    assert isinstance(cfg, Config)
+
+    live = not quiet and sys.stderr.isatty()
+
+    def on_epoch(epoch: int, trainer: Trainer):
+        if quiet:
+            return None
+        total = None
+        try:
+            total = len(trainer._batches("train", True, epoch))
+        except TypeError:
+            pass
+        if cfg.train.limit_train_batches and total:
+            total = min(total, cfg.train.limit_train_batches)
+        return EpochBar(console, epoch, cfg.train.epochs, total, trainer.metric_name, live)
+
+    trainer = Trainer(cfg, resume=resume, overwrite=overwrite)
+    if trainer.dist.main and not quiet:
+        console.print(f"[bold]nsb train[/]  {cfg.name}: {cfg.data.name}, {cfg.model.neuron}, "
+                      f"{trainer.parameters:,} parameters, {cfg.train.learning_rule}, on {trainer.device}"
+                      + (f", {trainer.dist.world} processes" if trainer.dist.active else ""))
+    result = trainer.fit(on_epoch)
+    if trainer.dist.main:
+        console.print(summary_table(result, cfg))
+
+
+@app.command()
+def configs() -> None:
+    """List the configs shipped with nsb (use a name with --config)."""
+    from rich.table import Table
+
+    table = Table("name", "what")
+    for name, path in shipped_configs().items():
+        first = next((line.lstrip("# ").strip() for line in path.read_text().splitlines() if line.startswith("#")), "")
+        table.add_row(name, first)
+    console.print(table)
+
+
+@app.command()
+def summary(
+    config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML file or shipped config name."),
+    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a key. Repeatable."),
+) -> None:
+    """Build the model of a config and print its layers and parameter count, without training."""
+    _require_torch("summary")
+    import torch
+
+    from nsb.config import load_config
+    from nsb.data import load_task
+    from nsb.models import build_model, count_parameters
+
+    cfg = load_config(resolve_config(config), list(overrides))
+    torch.manual_seed(cfg.seed)
+    task = load_task(cfg.data.name, cfg.data.root, cfg.data.options, cfg.seed)
+    model = build_model(cfg, task)
+    console.print(model)
+    console.print(f"[bold]{count_parameters(model):,}[/] trainable parameters; task {task.task}, "
+                  f"T = {task.time_steps}, input {task.input_size}, outputs {task.num_classes}")
+
+
+@app.command()
+def neurons() -> None:
+    """List the neuron models and their parameters."""
+    _require_torch("neurons")
+    from rich.table import Table
+
+    from nsb.neurons import NEURONS, neuron_parameters
+
+    table = Table("name", "class", "parameters (defaults)")
+    for name, cls in NEURONS.items():
+        params = ", ".join(f"{k}={p.default!r}" if p.default is not p.empty else k
+                           for k, p in neuron_parameters(name).items())
+        table.add_row(name, cls.__name__, params)
+    console.print(table)
+
+
+@data_app.command("download")
+def data_download(
+    name: str = typer.Argument(..., help="Data set name (psmnist, ptb, shd, ssc, dvs_gesture)."),
+    root: Path = typer.Option(Path("data"), help="Folder to download into."),
+) -> None:
+    """Download a real data set into ROOT (needs a network)."""
+    _require_torch("data download")
+    from nsb.data import dataset_module
+
+    module = dataset_module(name)
+    if not hasattr(module, "download"):
+        raise NsbError(f"'{name}' is generated in code and needs no download")
+    module.download(root)
+    console.print(f"{name} is ready in {root}")
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except NsbError as err:
+        print(f"nsb: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except click.exceptions.ClickException as err:
+        err.show()
+        sys.exit(err.exit_code)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        print("nsb: interrupted; the last checkpoint written is intact", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Data sets, one module each; the registry maps a config's ``data.name`` to its module.
+
+Every module exposes ``Options`` (a dataclass of the settings it accepts under ``[data]`` in a
+config; unknown keys are refused with a suggestion) and ``load(options, root, seed) -> TaskData``.
+Real data sets read their files from ``root``; a missing directory raises
+:class:`nsb.errors.DataError` naming the files expected and how to get them (each module also
+has a ``download(root)`` for users with a network). Generated tasks ignore ``root``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+from nsb.data.common import TaskData, time_major_collate
+
+__all__ = ["DATASETS", "TaskData", "dataset_module", "time_major_collate"]
+
+# name -> module; imported lazily so that `import nsb.data` stays cheap.
+DATASETS: dict[str, str] = {
+    "randman": "nsb.data.randman",
+    "binary_adding": "nsb.data.binary_adding",
+    "mackey_glass": "nsb.data.mackey_glass",
+    "psmnist": "nsb.data.psmnist",
+    "ptb": "nsb.data.ptb",
+    "shd": "nsb.data.shd",
+    "ssc": "nsb.data.ssc",
+    "dvs_gesture": "nsb.data.dvs_gesture",
+}
+
+
+def dataset_module(name: str) -> ModuleType:
+    from nsb.errors import ConfigError, unknown
+
+    if name not in DATASETS:
+        raise ConfigError(unknown("data set", name, DATASETS))
+    return importlib.import_module(DATASETS[name])
+
+
+def load_task(name: str, root: str, options: dict, seed: int) -> TaskData:
+    """Check ``options`` against the data set's ``Options`` and load it."""
+    import dataclasses
+    from pathlib import Path
+
+    from nsb.errors import ConfigError, closest
+
+    module = dataset_module(name)
+    fields = {f.name: f for f in dataclasses.fields(module.Options)}
+    for key in options:
+        if key not in fields:
+            raise ConfigError(f"data set '{name}' has no option 'data.{key}'{closest(key, fields)}; "
+                              f"it accepts: name, root, {', '.join(fields)}")
+    try:
+        opts = module.Options(**options)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"data set '{name}': bad option ({err})") from None
+    return module.load(opts, Path(root).expanduser(), seed)

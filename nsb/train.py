@@ -1,0 +1,382 @@
+"""The trainer: config → data → model → epochs → ``runs/<name>/``.
+
+A run directory holds ``config.toml`` (the resolved config), ``checkpoint.pt`` (the latest epoch,
+written atomically, enough to resume bit-exactly on CPU), ``best.pt`` (best on the validation
+split, or on the test split where the data set has none, as the seed selects), and
+``metrics.jsonl`` (one JSON line per epoch). Under ``torchrun`` with several processes the model
+is wrapped in DistributedDataParallel and only rank 0 writes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from nsb.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
+from nsb.config import Config, dump_toml, from_dict
+from nsb.data import TaskData, load_task, time_major_collate
+from nsb.errors import ConfigError, NsbError
+from nsb.learning import LearningRule, apply_rule, build_rule
+from nsb.models import build_model, count_parameters
+from nsb.objectives import score, sequence_loss, step_loss
+from nsb.surrogate import ASGL, asgl_noise_rate
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    parameters: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device '{name}' was asked for but this PyTorch sees no CUDA GPU; "
+                              "use --device cpu (or install a CUDA build of PyTorch)")
+        return torch.device(name)
+    if name == "cpu":
+        return torch.device("cpu")
+    raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
+
+
+def detach_state(state: Any) -> Any:
+    if isinstance(state, torch.Tensor):
+        return state.detach()
+    if isinstance(state, (list, tuple)):
+        return type(state)(detach_state(s) for s in state)
+    return state
+
+
+MAY_CHANGE_ON_RESUME = {"epochs", "device", "limit_train_batches", "limit_eval_batches", "num_workers"}
+
+
+class Distributed:
+    """The process group under ``torchrun``, or a single process."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.active = self.world > 1
+        if self.active and not torch.distributed.is_initialized():
+            backend = "nccl" if device.type == "cuda" else "gloo"
+            torch.distributed.init_process_group(backend)
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def wrap(self, model: nn.Module, device: torch.device) -> nn.Module:
+        if not self.active:
+            return model
+        ids = [device.index] if device.type == "cuda" else None
+        return nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+    def close(self) -> None:
+        if self.active and torch.distributed.is_initialized():
+            torch.distributed.destroy_process_group()
+
+
+class Trainer:
+    def __init__(self, cfg: Config, *, resume: bool = False, overwrite: bool = False, progress: bool | None = None,
+                 console: Any = None) -> None:
+        self.run_dir = Path(cfg.out_dir) / cfg.name
+        self.checkpoint_path = self.run_dir / "checkpoint.pt"
+        self.start_epoch = 0
+        self.history: list[dict[str, Any]] = []
+        self.best: dict[str, Any] = {}
+        resumed = None
+        if resume:
+            resumed = load_checkpoint(self.checkpoint_path)
+            cfg = self._resume_config(cfg, resumed)
+        elif self.checkpoint_path.exists() and not overwrite:
+            raise NsbError(f"run directory {self.run_dir} already holds a checkpoint; continue it with --resume, "
+                           f"start a new run with --name NEW, or replace it with --overwrite")
+        self.cfg = cfg
+        self.device = resolve_device(cfg.train.device)
+        self.dist = Distributed(self.device)
+        self.console = console
+        self.progress = (self.dist.main and sys.stderr.isatty()) if progress is None else (progress and self.dist.main)
+
+        torch.manual_seed(cfg.seed)
+        self.task: TaskData = load_task(cfg.data.name, cfg.data.root, cfg.data.options, cfg.seed)
+        self._check_readout()
+        self.rule: LearningRule = build_rule(cfg.train.learning_rule, cfg.train.truncation)
+        self.model = build_model(cfg, self.task).to(self.device)
+        apply_rule(self.model, self.rule)
+        self.parameters = count_parameters(self.model)
+        self.net = self.dist.wrap(self.model, self.device)
+        self.optimizer = self._optimizer()
+        self.scheduler = self._scheduler()
+        if resumed is not None:
+            self._restore(resumed)
+
+    # --- setup ---------------------------------------------------------------------------------
+
+    def _resume_config(self, cfg: Config, ckpt: dict[str, Any]) -> Config:
+        """A resumed run keeps its saved config; only how long and where it runs may change."""
+        saved = from_dict(ckpt["config"], f"{self.checkpoint_path} (saved config)").to_dict()
+        mine = cfg.to_dict()
+        diff = []
+        for section in sorted(set(saved) | set(mine)):
+            a, b = saved.get(section), mine.get(section)
+            if isinstance(a, dict) and isinstance(b, dict):
+                diff += [f"{section}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
+                         and not (section == "train" and k in MAY_CHANGE_ON_RESUME)]
+            elif a != b:
+                diff.append(section)
+        if diff:
+            raise ConfigError(f"--resume continues {self.run_dir} with its saved config, which differs in "
+                              f"{', '.join(diff)}; drop those changes (only train.{', train.'.join(sorted(MAY_CHANGE_ON_RESUME))} "
+                              f"may change) or start a new run with --name")
+        return cfg
+
+    def _check_readout(self) -> None:
+        readout, task = self.cfg.model.readout, self.task.task
+        if task == "classification" and readout == "all":
+            raise ConfigError("model.readout = 'all' scores every step; a classification task needs mean, last or sum")
+        if task != "classification" and readout != "all":
+            raise ConfigError(f"a {task} task scores every step; set model.readout = 'all'")
+
+    def _optimizer(self) -> torch.optim.Optimizer:
+        t = self.cfg.train
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        if t.optimizer == "sgd":
+            return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+        cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
+        return cls(params, lr=t.lr, weight_decay=t.weight_decay)
+
+    def _scheduler(self) -> torch.optim.lr_scheduler.LRScheduler | None:
+        t = self.cfg.train
+        if t.scheduler == "step":
+            return torch.optim.lr_scheduler.StepLR(self.optimizer, t.step_size, t.gamma)
+        if t.scheduler == "cosine":
+            return torch.optim.lr_scheduler.CosineAnnealingLR(self.optimizer, max(t.epochs, 1))
+        return None
+
+    def _restore(self, ckpt: dict[str, Any]) -> None:
+        try:
+            self.model.load_state_dict(ckpt["model"])
+            self.optimizer.load_state_dict(ckpt["optimizer"])
+            if self.scheduler is not None and ckpt.get("scheduler"):
+                self.scheduler.load_state_dict(ckpt["scheduler"])
+        except (RuntimeError, KeyError, ValueError) as err:
+            raise NsbError(f"checkpoint {self.checkpoint_path} does not fit this model "
+                           f"({str(err).splitlines()[0][:150]}); it was written by a different config") from None
+        torch.set_rng_state(ckpt["rng_cpu"])
+        if self.device.type == "cuda" and ckpt.get("rng_cuda") is not None:
+            torch.cuda.set_rng_state(ckpt["rng_cuda"], self.device)
+        self.start_epoch = int(ckpt["epoch"])
+        self.history = list(ckpt.get("history", []))
+        self.best = dict(ckpt.get("best", {}))
+
+    # --- data ----------------------------------------------------------------------------------
+
+    def _loader(self, dataset: Dataset, train: bool, epoch: int) -> DataLoader:
+        t = self.cfg.train
+        batch = t.batch_size if train else (t.eval_batch_size or t.batch_size)
+        if self.dist.active and train:
+            sampler = DistributedSampler(dataset, self.dist.world, self.dist.rank, shuffle=True, seed=self.cfg.seed)
+            sampler.set_epoch(epoch)
+            return DataLoader(dataset, batch_size=batch, sampler=sampler, collate_fn=time_major_collate,
+                              num_workers=t.num_workers)
+        generator = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
+        return DataLoader(dataset, batch_size=batch, shuffle=train, generator=generator,
+                          collate_fn=time_major_collate, num_workers=t.num_workers)
+
+    def _language_windows(self, split: str, train: bool):
+        from nsb.data.ptb import batchify, windows
+
+        ids = getattr(self.task, split)
+        t = self.cfg.train
+        if train:
+            streams = batchify(ids, t.batch_size * self.dist.world)
+            streams = streams[:, self.dist.rank * t.batch_size:(self.dist.rank + 1) * t.batch_size]
+        else:
+            streams = batchify(ids, t.eval_batch_size or (10 if split == "valid" else 1))
+        return windows(streams, self.task.time_steps)
+
+    def _batches(self, split: str, train: bool, epoch: int):
+        if self.task.task == "language":
+            return self._language_windows(split, train)
+        return self._loader(getattr(self.task, split), train, epoch)
+
+    def _targets(self, y: torch.Tensor) -> torch.Tensor:
+        if self.task.task == "regression" and y.dim() >= 2:
+            return y.transpose(0, 1)  # [B, T, ...] → time-major
+        return y
+
+    # --- one epoch -----------------------------------------------------------------------------
+
+    def _set_epoch_hyper(self, epoch: int) -> None:
+        for m in self.model.modules():
+            if isinstance(m, ASGL):
+                m.noise_rate.fill_(asgl_noise_rate(epoch, self.cfg.train.epochs))
+
+    def _step_offline(self, x, y, state):
+        cfg = self.cfg
+        out, state = self.net(x, state)
+        loss = sequence_loss(self.task.task, out, y, cfg.model.readout, cfg.train.label_smoothing)
+        if not torch.isfinite(loss):
+            raise NsbError(f"the loss became {loss.item()}; lower train.lr or set train.grad_clip")
+        loss.backward()
+        return out.detach(), float(loss), state
+
+    def _step_online(self, x, y, state):
+        """One step of the network at a time, its own backward; the graph never spans two steps."""
+        cfg, steps = self.cfg, x.shape[0]
+        outs, total = [], 0.0
+        for t in range(steps):
+            out_t, state = self.net(x[t:t + 1], state, t)
+            loss = step_loss(self.task.task, out_t, y, t, steps, cfg.model.readout, cfg.train.label_smoothing)
+            if loss is not None:
+                last = t == steps - 1 or (cfg.model.readout == "last")
+                if self.dist.active and not last:
+                    with self.net.no_sync():
+                        loss.backward()
+                else:
+                    loss.backward()
+                total += float(loss)
+            state = detach_state(state)
+            outs.append(out_t.detach())
+        return torch.cat(outs), total, state
+
+    def _run_epoch(self, epoch: int, bar) -> dict[str, float]:
+        cfg = self.cfg
+        self.net.train()
+        self._set_epoch_hyper(epoch)
+        total_loss, total_score, count, batches = 0.0, 0.0, 0, 0
+        state = None
+        limit = cfg.train.limit_train_batches
+        for x, y in self._batches("train", True, epoch):
+            x, y = x.to(self.device), self._targets(y.to(self.device))
+            self.optimizer.zero_grad(set_to_none=True)
+            if self.task.task != "language":
+                state = None
+            step = self._step_online if self.rule.online else self._step_offline
+            out, loss, state = step(x, y, state)
+            state = detach_state(state)
+            if cfg.train.grad_clip > 0:
+                nn.utils.clip_grad_norm_(self.model.parameters(), cfg.train.grad_clip)
+            self.optimizer.step()
+            s, n = score(self.task.task, out, y, cfg.model.readout)
+            total_score += s
+            count += n
+            total_loss += loss
+            batches += 1
+            if bar is not None:
+                bar.advance(loss, total_loss / batches, self._metric_value(total_score, count))
+            if limit and batches >= limit:
+                break
+        if batches == 0:
+            raise NsbError(f"the training split of '{cfg.data.name}' gave no batch; check the data set size "
+                           f"against train.batch_size = {cfg.train.batch_size}")
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return {"train_loss": total_loss / batches, f"train_{self.metric_name}": self._metric_value(total_score, count)}
+
+    @torch.no_grad()
+    def evaluate(self, split: str) -> dict[str, float]:
+        cfg = self.cfg
+        self.model.eval()
+        total_score, count, batches, state = 0.0, 0, 0, None
+        for x, y in self._batches(split, False, 0):
+            x, y = x.to(self.device), self._targets(y.to(self.device))
+            if self.task.task != "language":
+                state = None
+            out, state = self.model(x, state)
+            s, n = score(self.task.task, out, y, cfg.model.readout)
+            total_score += s
+            count += n
+            batches += 1
+            if cfg.train.limit_eval_batches and batches >= cfg.train.limit_eval_batches:
+                break
+        if count == 0:
+            raise NsbError(f"the {split} split of '{cfg.data.name}' is empty")
+        return {f"{split}_{self.metric_name}": self._metric_value(total_score, count)}
+
+    @property
+    def metric_name(self) -> str:
+        return {"classification": "acc", "language": "ppl", "regression": "mse"}[self.task.task]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.task.task == "classification"
+
+    def _metric_value(self, total: float, count: int) -> float:
+        if count == 0:
+            return float("nan")
+        mean = total / count
+        return math.exp(min(mean, 50.0)) if self.task.task == "language" else mean
+
+    # --- the run -------------------------------------------------------------------------------
+
+    def _payload(self, epoch: int) -> dict[str, Any]:
+        return {
+            "config": self.cfg.to_dict(),
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else {},
+            "epoch": epoch,
+            "rng_cpu": torch.get_rng_state(),
+            "rng_cuda": torch.cuda.get_rng_state(self.device) if self.device.type == "cuda" else None,
+            "history": self.history,
+            "best": self.best,
+            "parameters": self.parameters,
+            "task": {"task": self.task.task, "input_size": self.task.input_size,
+                     "num_classes": self.task.num_classes, "time_steps": self.task.time_steps},
+        }
+
+    def _write_run_files(self) -> None:
+        atomic_write_bytes(self.run_dir / "config.toml", dump_toml(self.cfg).encode())
+        lines = "".join(json.dumps(h) + "\n" for h in self.history)
+        atomic_write_bytes(self.run_dir / "metrics.jsonl", lines.encode())
+
+    def fit(self, on_epoch=None) -> RunResult:
+        cfg = self.cfg
+        select = "valid" if self.task.valid is not None else "test"
+        key = f"{select}_{self.metric_name}"
+        started = time.perf_counter()
+        try:
+            if self.dist.main:
+                self._write_run_files()
+            for epoch in range(self.start_epoch, cfg.train.epochs):
+                t0 = time.perf_counter()
+                bar = on_epoch(epoch, self) if on_epoch is not None and self.dist.main else None
+                row: dict[str, Any] = {"epoch": epoch + 1, "lr": self.optimizer.param_groups[0]["lr"]}
+                row.update(self._run_epoch(epoch, bar))
+                if self.task.valid is not None:
+                    row.update(self.evaluate("valid"))
+                row.update(self.evaluate("test"))
+                row["seconds"] = round(time.perf_counter() - t0, 3)
+                self.history.append(row)
+                improved = not self.best or (row[key] > self.best[key] if self.higher_is_better
+                                             else row[key] < self.best[key])
+                if improved:
+                    self.best = {"epoch": epoch + 1, key: row[key], "selected_on": select}
+                if self.dist.main:
+                    payload = self._payload(epoch + 1)
+                    save_checkpoint(self.checkpoint_path, payload)
+                    if improved:
+                        save_checkpoint(self.run_dir / "best.pt", payload)
+                    self._write_run_files()
+                if bar is not None:
+                    bar.finish(row)
+        finally:
+            self.dist.close()
+        return RunResult(self.run_dir, self.parameters, self.history, self.best, time.perf_counter() - started)
