@@ -141,7 +141,7 @@ def summary(
 
     from nsb.config import load_config
     from nsb.data import load_task
-    from nsb.models import build_model, count_parameters
+    from nsb.models.build import build_model, count_parameters
 
     cfg = load_config(resolve_config(config), list(overrides))
     torch.manual_seed(cfg.seed)

@@ -28,8 +28,9 @@ from nsb.config import Config, dump_toml, from_dict
 from nsb.data import TaskData, load_task, time_major_collate
 from nsb.errors import ConfigError, NsbError
 from nsb.learning import LearningRule, apply_rule, build_rule
-from nsb.models import build_model, count_parameters
-from nsb.objectives import score, sequence_loss, step_loss
+from nsb.learning.steps import detach_state, offline_step, online_step
+from nsb.models.build import build_model, count_parameters
+from nsb.objectives import score
 from nsb.surrogate import ASGL, asgl_noise_rate
 
 
@@ -53,14 +54,6 @@ def resolve_device(name: str) -> torch.device:
     if name == "cpu":
         return torch.device("cpu")
     raise ConfigError(f"unknown device '{name}'; use auto, cpu, cuda or cuda:N")
-
-
-def detach_state(state: Any) -> Any:
-    if isinstance(state, torch.Tensor):
-        return state.detach()
-    if isinstance(state, (list, tuple)):
-        return type(state)(detach_state(s) for s in state)
-    return state
 
 
 MAY_CHANGE_ON_RESUME = {"epochs", "device", "limit_train_batches", "limit_eval_batches", "num_workers"}
@@ -228,34 +221,6 @@ class Trainer:
             if isinstance(m, ASGL):
                 m.noise_rate.fill_(asgl_noise_rate(epoch, self.cfg.train.epochs))
 
-    def _step_offline(self, x, y, state):
-        cfg = self.cfg
-        out, state = self.net(x, state)
-        loss = sequence_loss(self.task.task, out, y, cfg.model.readout, cfg.train.label_smoothing)
-        if not torch.isfinite(loss):
-            raise NsbError(f"the loss became {loss.item()}; lower train.lr or set train.grad_clip")
-        loss.backward()
-        return out.detach(), float(loss), state
-
-    def _step_online(self, x, y, state):
-        """One step of the network at a time, its own backward; the graph never spans two steps."""
-        cfg, steps = self.cfg, x.shape[0]
-        outs, total = [], 0.0
-        for t in range(steps):
-            out_t, state = self.net(x[t:t + 1], state, t)
-            loss = step_loss(self.task.task, out_t, y, t, steps, cfg.model.readout, cfg.train.label_smoothing)
-            if loss is not None:
-                last = t == steps - 1 or (cfg.model.readout == "last")
-                if self.dist.active and not last:
-                    with self.net.no_sync():
-                        loss.backward()
-                else:
-                    loss.backward()
-                total += float(loss)
-            state = detach_state(state)
-            outs.append(out_t.detach())
-        return torch.cat(outs), total, state
-
     def _run_epoch(self, epoch: int, bar) -> dict[str, float]:
         cfg = self.cfg
         self.net.train()
@@ -268,8 +233,11 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             if self.task.task != "language":
                 state = None
-            step = self._step_online if self.rule.online else self._step_offline
-            out, loss, state = step(x, y, state)
+            args = (self.net, x, y, state, self.task.task, cfg.model.readout, cfg.train.label_smoothing)
+            if self.rule.online:
+                out, loss, state = online_step(*args, no_sync=self.net.no_sync if self.dist.active else None)
+            else:
+                out, loss, state = offline_step(*args)
             state = detach_state(state)
             if cfg.train.grad_clip > 0:
                 nn.utils.clip_grad_norm_(self.model.parameters(), cfg.train.grad_clip)

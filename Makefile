@@ -1,0 +1,28 @@
+# Quick start: `make demo` trains the offline default, `make test` runs the test suite.
+# Each creates the virtual environment it needs in .venv (override with VENV=...).
+
+PYTHON ?= python3
+VENV ?= .venv
+TORCH ?= torch==2.13.0
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.nsb-installed
+
+.PHONY: venv demo test clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet -e ".[test,plots]"
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/nsb train --overwrite
+
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

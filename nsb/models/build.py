@@ -1,0 +1,83 @@
+"""Build a model from a config: spiking classifier/regressor, PTB language model, conv SNN."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from nsb.config import Config
+from nsb.data.common import TaskData
+from nsb.errors import ConfigError
+from nsb.models.classifier import SpikingClassifier
+from nsb.models.conv import ConvSpikingNet
+from nsb.models.language import SpikingLanguageModel
+from nsb.neurons import Neuron, build_neuron, neuron_parameters
+from nsb.norm import build_norm
+
+
+SCALAR_NEURONS = ("lif", "if", "plif")
+
+
+def _neuron_factory(cfg: Config, time_steps: int):
+    params = dict(cfg.neuron)
+    accepted = neuron_parameters(cfg.model.neuron)
+    params.setdefault("surrogate", cfg.surrogate.name)
+    params.setdefault("alpha", cfg.surrogate.alpha)
+    if "time_steps" in accepted:
+        params.setdefault("time_steps", time_steps)
+    if "recurrent" in params:
+        raise ConfigError("set recurrence with model.recurrent, not neuron.recurrent")
+
+    def make(size: int, recurrent: bool) -> Neuron:
+        kwargs = dict(params)
+        if "recurrent" in accepted:
+            kwargs["recurrent"] = recurrent
+        elif recurrent is False and cfg.model.neuron == "rlif":
+            # rlif is recurrent by definition; a layer asked to be feed-forward gets a plain LIF
+            return build_neuron("lif", size, **kwargs)
+        return build_neuron(cfg.model.neuron, size, **kwargs)
+
+    return make
+
+
+def build_model(cfg: Config, task: TaskData) -> nn.Module:
+    m = cfg.model
+    threshold = float(cfg.neuron.get("threshold", 1.0))
+    make_neuron = _neuron_factory(cfg, task.time_steps)
+    recurrent = cfg.layer_flags(m.recurrent, bool, "recurrent")
+    layers = len(m.hidden) if m.kind != "conv" else len(m.channels) + 1
+    norms = m.norm if isinstance(m.norm, list) else [m.norm] * layers
+    if len(norms) != layers:
+        raise ConfigError(f"model.norm lists {len(norms)} names for {layers} spiking layers; give one per layer "
+                          "or a single name")
+
+    def make_norm(size: int, index: int) -> nn.Module:
+        return build_norm(norms[index], size, time_steps=task.time_steps, threshold=threshold)
+
+    dropouts = cfg.layer_flags(m.dropout, float, "dropout")
+    if not m.hidden or any(h < 1 for h in m.hidden):
+        raise ConfigError(f"model.hidden must list positive layer sizes, got {m.hidden}")
+    if m.kind == "language":
+        if task.task != "language":
+            raise ConfigError(f"model.kind = 'language' needs a language data set, '{cfg.data.name}' is {task.task}")
+        return SpikingLanguageModel(task.num_classes, m.embedding_dim, m.hidden, make_neuron, make_norm, recurrent,
+                                    dropouts, m.dropout_embedding, m.dropout_words, m.tie_weights)
+    if task.task == "language":
+        raise ConfigError(f"data set '{cfg.data.name}' is a language task; set model.kind = 'language'")
+    if m.kind == "conv":
+        shape = task.info.get("frame_shape")
+        if shape is None:
+            raise ConfigError(f"model.kind = 'conv' needs frames [C, H, W] per step; '{cfg.data.name}' gives vectors")
+        if m.neuron not in SCALAR_NEURONS or any(recurrent):
+            raise ConfigError(f"the conv model takes feed-forward {', '.join(SCALAR_NEURONS)} neurons, "
+                              f"got '{m.neuron}' (recurrent={m.recurrent})")
+        c, h, w = shape
+        return ConvSpikingNet(c, h, w, m.channels, m.hidden[-1], task.num_classes, make_neuron, make_norm,
+                              dropouts[-1])
+    if task.info.get("frame_shape") is not None:
+        raise ConfigError(f"data set '{cfg.data.name}' gives frames; set model.kind = 'conv'")
+    return SpikingClassifier(task.input_size, m.hidden, task.num_classes, make_neuron, make_norm, recurrent, dropouts)
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Trainable parameters, each shared tensor once (the tied PTB embedding counts once)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
