@@ -6,7 +6,6 @@ import sys
 from pathlib import Path
 from typing import Optional
 
-import click
 import typer
 from rich.console import Console
 
@@ -185,17 +184,12 @@ def data_download(
 
 
 def main() -> None:
+    """Entry point: usage errors are typer's (exit 2); input errors are one line, exit 2, no traceback."""
     try:
-        app(standalone_mode=False)
+        app()
     except NsbError as err:
         print(f"nsb: error: {err}", file=sys.stderr)
         sys.exit(2)
-    except click.exceptions.ClickException as err:
-        err.show()
-        sys.exit(err.exit_code)
-    except (click.exceptions.Abort, KeyboardInterrupt):
-        print("nsb: interrupted; the last checkpoint written is intact", file=sys.stderr)
-        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,1 @@
+"""The benchmark configs shipped with nsb (TOML files), installed as the package data of nsb.configs."""
