@@ -80,6 +80,14 @@ class Distributed:
         ids = [device.index] if device.type == "cuda" else None
         return nn.parallel.DistributedDataParallel(model, device_ids=ids)
 
+    def sum(self, *values: float) -> list[float]:
+        """Sum per-rank totals so that rank 0 reports the whole epoch, not its shard."""
+        if not self.active:
+            return list(values)
+        t = torch.tensor(values, dtype=torch.float64)
+        torch.distributed.all_reduce(t)
+        return t.tolist()
+
     def close(self) -> None:
         if self.active and torch.distributed.is_initialized():
             torch.distributed.destroy_process_group()
@@ -256,6 +264,7 @@ class Trainer:
                            f"against train.batch_size = {cfg.train.batch_size}")
         if self.scheduler is not None:
             self.scheduler.step()
+        total_loss, total_score, count, batches = self.dist.sum(total_loss, total_score, count, batches)
         return {"train_loss": total_loss / batches, f"train_{self.metric_name}": self._metric_value(total_score, count)}
 
     @torch.no_grad()
@@ -306,6 +315,7 @@ class Trainer:
             "history": self.history,
             "best": self.best,
             "parameters": self.parameters,
+            "processes": self.dist.world,
             "task": {"task": self.task.task, "input_size": self.task.input_size,
                      "num_classes": self.task.num_classes, "time_steps": self.task.time_steps},
         }
