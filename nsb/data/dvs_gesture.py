@@ -1,0 +1,171 @@
+"""DVS128 Gesture (Amir et al. 2017): event streams → frames, for the conv spiking model.
+
+The release's layout under ``root/DvsGesture`` (or ``root``): ``userNN_<lighting>.aedat`` (AEDAT 3.1),
+``userNN_<lighting>_labels.csv`` (``class,startTime_usec,endTime_usec``, classes 1…11), and
+``trials_to_train.txt`` / ``trials_to_test.txt`` naming the files of each split. Every labelled
+gesture becomes ``time_steps`` frames of equal duration (SpikingJelly's ``split_by="time"``),
+each frame counting the events per polarity and pixel, summed over ``128/size``-pixel blocks:
+items are ``x [T, 2, size, size]`` float32 (4-D per step, unlike the vector data sets) and y in
+0…10. Parsing takes a while, so the frames are cached once in ``frames_T{T}_{size}x{size}/`` next
+to the data (written atomically).
+
+AEDAT 3.1: ASCII header lines starting with ``#`` up to ``#!END-HEADER``, then packets. Each packet
+has a 28-byte little-endian header (event type i16, source i16, event size i32, timestamp offset
+i32, timestamp overflow i32, capacity i32, number i32, valid i32) followed by ``number`` events;
+a polarity event (type 1, 8 bytes) is ``data u32`` (x = bits 17-29, y = bits 2-16, polarity bit 1,
+valid bit 0) and ``timestamp i32`` in µs, extended by ``overflow << 31``.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import TensorDataset
+
+from nsb.data import files
+from nsb.data.common import TaskData
+from nsb.errors import ConfigError, DataError
+
+SENSOR = 128
+CLASSES = 11
+PACKET_HEADER = np.dtype([("type", "<i2"), ("source", "<i2"), ("size", "<i4"), ("ts_offset", "<i4"),
+                          ("ts_overflow", "<i4"), ("capacity", "<i4"), ("number", "<i4"), ("valid", "<i4")])
+POLARITY = np.dtype([("data", "<u4"), ("timestamp", "<i4")])
+
+
+@dataclass
+class Options:
+    time_steps: int = 20  # frames per gesture, equal durations
+    size: int = 32  # frame side after summing 128/size-pixel blocks (128, 64, 32, 16, ...)
+
+
+def read_aedat(path: Path) -> dict[str, np.ndarray]:
+    """Polarity events of an AEDAT 3.1 file: ``t`` (µs, int64), ``x``, ``y``, ``p``."""
+    raw = path.read_bytes()
+    pos = 0
+    while raw.startswith(b"#", pos):
+        end = raw.find(b"\n", pos)
+        if end < 0:
+            raise DataError(f"{path}: header never ends; not an AEDAT 3.1 file")
+        line = raw[pos:end]
+        pos = end + 1
+        if line.startswith(b"#!END-HEADER"):
+            break
+    else:
+        if pos == 0:
+            raise DataError(f"{path} has no AEDAT header (expected lines starting with '#'); not an AEDAT 3.1 file")
+    parts = []
+    while pos + PACKET_HEADER.itemsize <= len(raw):
+        head = np.frombuffer(raw, PACKET_HEADER, count=1, offset=pos)[0]
+        pos += PACKET_HEADER.itemsize
+        length = int(head["capacity"]) * int(head["size"])
+        if length < 0 or pos + length > len(raw):
+            raise DataError(f"{path}: truncated event packet at byte {pos}; the file is corrupt")
+        if head["type"] == 1 and head["size"] == POLARITY.itemsize:
+            events = np.frombuffer(raw, POLARITY, count=int(head["number"]), offset=pos)
+            events = events[(events["data"] & 1) == 1]
+            t = events["timestamp"].astype(np.int64) | (np.int64(head["ts_overflow"]) << 31)
+            parts.append((t, events["data"]))
+        pos += length
+    if pos != len(raw):
+        raise DataError(f"{path}: truncated event packet at byte {pos} (a partial packet header); the file is corrupt")
+    if not parts:
+        return {k: np.zeros(0, dtype=np.int64) for k in "txyp"}
+    t = np.concatenate([p[0] for p in parts])
+    data = np.concatenate([p[1] for p in parts])
+    return {"t": t, "x": ((data >> 17) & 0x1FFF).astype(np.int64), "y": ((data >> 2) & 0x1FFF).astype(np.int64),
+            "p": ((data >> 1) & 1).astype(np.int64)}
+
+
+def to_frames(ev: dict[str, np.ndarray], start: int, end: int, steps: int, size: int) -> np.ndarray:
+    """Events in ``[start, end)`` µs → ``[T, 2, size, size]`` counts, equal time bins."""
+    sel = (ev["t"] >= start) & (ev["t"] < end)
+    t, x, y, p = (ev[k][sel] for k in "txyp")
+    frame = np.minimum(((t - start) * steps) // max(end - start, 1), steps - 1)
+    block = SENSOR // size
+    out = np.zeros((steps, 2, size, size), dtype=np.float32)
+    inside = (x < SENSOR) & (y < SENSOR)
+    np.add.at(out, (frame[inside], p[inside], y[inside] // block, x[inside] // block), 1)
+    return out
+
+
+def read_labels(path: Path) -> np.ndarray:
+    """``[[class (0-based), start_us, end_us], ...]`` from a ``*_labels.csv``."""
+    rows = []
+    for line in path.read_text().splitlines():
+        fields = [f.strip() for f in line.split(",")]
+        if len(fields) < 3 or not fields[0].isdigit():
+            continue  # header
+        rows.append((int(fields[0]) - 1, int(fields[1]), int(fields[2])))
+    if not rows:
+        raise DataError(f"{path} holds no gesture labels (class,startTime_usec,endTime_usec)")
+    return np.asarray(rows, dtype=np.int64)
+
+
+def build_split(folder: Path, trials: list[str], o: Options) -> tuple[np.ndarray, np.ndarray]:
+    xs, ys = [], []
+    for name in trials:
+        aedat = folder / name
+        labels_path = folder / name.replace(".aedat", "_labels.csv")
+        if not aedat.is_file() or not labels_path.is_file():
+            raise DataError(f"DVS Gesture trial {name} is listed but {aedat.name} or {labels_path.name} is missing "
+                            f"in {folder}; re-extract DvsGesture.tar.gz")
+        events = read_aedat(aedat)
+        for label, start, end in read_labels(labels_path):
+            if not 0 <= label < CLASSES:
+                raise DataError(f"{labels_path}: class {label + 1} outside 1..{CLASSES}")
+            xs.append(to_frames(events, start, end, o.time_steps, o.size))
+            ys.append(label)
+    if not xs:
+        raise DataError(f"no gestures found for the trials listed in {folder}")
+    return np.stack(xs), np.asarray(ys, dtype=np.int64)
+
+
+def _save_atomic(path: Path, **arrays: np.ndarray) -> None:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(buffer.getvalue())
+    os.replace(tmp, path)
+
+
+def load(options: Options, root: Path, seed: int) -> TaskData:
+    if options.size < 1 or SENSOR % options.size or options.time_steps < 1:
+        raise ConfigError(f"dvs_gesture needs time_steps >= 1 and a size dividing 128, got {options}")
+    where = [root / "DvsGesture", root]
+    folder = next((f for f in where if (f / "trials_to_train.txt").is_file()), None)
+    if folder is None:
+        raise files.missing("DVS Gesture", where, ["trials_to_train.txt", "trials_to_test.txt", "user*.aedat",
+                                                   "user*_labels.csv"], HOW)
+    cache = folder / f"frames_T{options.time_steps}_{options.size}x{options.size}"
+    cache.mkdir(exist_ok=True)
+    splits = {}
+    for split in ("train", "test"):
+        cached = cache / f"{split}.npz"
+        if not cached.is_file():
+            listing = folder / f"trials_to_{split}.txt"
+            if not listing.is_file():
+                raise files.missing("DVS Gesture", [folder], [listing.name], HOW)
+            trials = [line.strip() for line in listing.read_text().splitlines() if line.strip().endswith(".aedat")]
+            x, y = build_split(folder, trials, options)
+            _save_atomic(cached, x=x, y=y)
+        with np.load(cached) as arrays:
+            splits[split] = TensorDataset(torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]))
+    return TaskData("classification", splits["train"], splits["test"], input_size=2 * options.size**2,
+                    num_classes=CLASSES, time_steps=options.time_steps,
+                    info={"frame_shape": (2, options.size, options.size), "cache": str(cache)})
+
+
+HOW = ("DVS Gesture needs a manual download: get DvsGesture.tar.gz from IBM Research "
+       "(research.ibm.com/interactive/dvsgesture) and extract it under DIR")
+
+
+def download(root: Path) -> None:
+    raise DataError(HOW.replace("DIR", str(root)))
