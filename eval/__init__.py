@@ -1,1 +1,3 @@
-"""The bundle evaluator; importable without torch."""
+"""The bundle evaluator (DESIGN §7, §8): checks a bundle, runs it on a backend, measures accuracy,
+latency, memory and fidelity to the training-time model. Importable without torch: torch,
+onnxruntime and TensorRT are imported only inside their own backend."""

@@ -183,6 +183,66 @@ def data_download(
     console.print(f"{name} is ready in {root}")
 
 
+@app.command("export")
+def export_cmd(
+    run_dir: Path = typer.Argument(..., help="Run directory written by nsb train (runs/<name>)."),
+    formats: list[str] = typer.Option(["onnx"], "--format", "-f", help="onnx (model.onnx with nsb ops + "
+                                      "model.std.onnx with standard ops) or torchscript (model.ts). Repeatable."),
+    out: Optional[Path] = typer.Option(None, "--out", "-o", help="Bundle directory. Default: bundle/<run name>."),
+    samples: int = typer.Option(256, help="Test samples stored in reference.h5 for evaluation."),
+    checkpoint: str = typer.Option("best", help="best (best.pt, when the run kept one) or last (checkpoint.pt)."),
+    static_time: bool = typer.Option(False, "--static-time", help="Fix the sequence length in the ONNX graph."),
+) -> None:
+    """Write a deployment bundle (ONNX/TorchScript, reference outputs, manifest) from a trained run."""
+    _require_torch("export")
+    from nsb.export.run import export_run
+
+    with console.status("exporting"):
+        path = export_run(run_dir, out, tuple(formats), samples, checkpoint, dynamic_time=not static_time)
+    import json
+
+    manifest = json.loads((path / "manifest.json").read_text())
+    files = ", ".join(f"{k} ({v['bytes'] / 1024:.0f} KiB)" for k, v in manifest["files"].items())
+    console.print(f"bundle [bold]{path}[/]: {files}")
+    console.print(f"next: nsb eval {path} --backend onnxruntime")
+
+
+@app.command("eval")
+def eval_cmd(
+    bundle: Path = typer.Argument(..., help="Bundle directory written by nsb export."),
+    backend: str = typer.Option("onnxruntime", "--backend", "-b", help="torch, torchscript, onnxruntime or "
+                                "onnx-reference."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+    graph: str = typer.Option("custom", help="ONNX backends: custom (model.onnx, nsb ops) or std (model.std.onnx)."),
+    batch_size: int = typer.Option(64, help="Samples per run call."),
+    repeats: int = typer.Option(5, help="Timed runs for the latency percentiles."),
+    out: Optional[Path] = typer.Option(None, help="Where report.json and report.md go. Default: "
+                                       "BUNDLE/reports/<backend>[-std]-<device>."),
+) -> None:
+    """Measure a bundle on a backend: task score, fidelity to the trained model, latency, memory."""
+    from rich.table import Table
+
+    from nsb.eval.bundle import Bundle
+    from nsb.eval.evaluate import evaluate
+    from nsb.eval.report import summary_rows, write_report
+
+    if batch_size < 1:
+        raise NsbError(f"--batch-size must be at least 1, got {batch_size}")
+    opened = Bundle(bundle)
+    with console.status(f"evaluating on {backend}"):
+        report = evaluate(opened, backend, device=device, graph=graph, batch_size=batch_size, repeats=repeats)
+    suffix = "-std" if graph == "std" and backend in ("onnxruntime", "onnx-reference") else ""
+    out = out or opened.path / "reports" / f"{backend}{suffix}-{device}"
+    json_path, md_path = write_report(report, out)
+    table = Table("measure", "value", title=f"{report['model']}: {backend}")
+    for k, v in summary_rows(report):
+        table.add_row(k, v)
+    console.print(table)
+    console.print(f"report: {md_path}")
+    if report["fidelity"].get("passed") is False:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     """Entry point: usage errors are typer's (exit 2); input errors are one line, exit 2, no traceback."""
     try:

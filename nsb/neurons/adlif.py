@@ -21,7 +21,8 @@ import math
 import torch
 from torch import Tensor, nn
 
-from nsb.neurons.base import Neuron, State
+from nsb.errors import NsbError
+from nsb.neurons.base import ExportOp, Neuron, State
 from nsb.surrogate import Fire
 
 
@@ -73,6 +74,15 @@ class AdLIF(Neuron):
     @property
     def trace_decay(self) -> Tensor:
         return self.alpha.clamp(*self.alpha_lim).detach()
+
+    @torch.no_grad()
+    def export_op(self) -> ExportOp:
+        """The op after the input BN, which the exporter writes as standard ops (``self.norm``)."""
+        if self.recurrent is not None:
+            raise NsbError("recurrent adLIF layers have no nsb ONNX op yet; export a feed-forward adLIF model")
+        return ExportOp("ADLIF", {"v_threshold": self.threshold},
+                        (self.alpha.clamp(*self.alpha_lim), self.beta.clamp(*self.beta_lim),
+                         self.a.clamp(*self.a_lim), self.b.clamp(*self.b_lim)))
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         if self.norm is not None:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from nsb.neurons.base import Neuron, State
+from nsb.errors import NsbError
+from nsb.neurons.base import ExportOp, Neuron, State
 from nsb.surrogate import Fire
 
 
@@ -59,6 +60,13 @@ class ALIF(Neuron):
                             rho=torch.exp(-1.0 / self.tau_adp), threshold=self.threshold, beta=self.beta,
                             fire=fire, detach_reset=self.policy.detach_reset)
         return s, (v, b)
+
+    @torch.no_grad()
+    def export_op(self) -> ExportOp:
+        if self.recurrent is not None:
+            raise NsbError("recurrent ALIF layers have no nsb ONNX op yet; export a feed-forward ALIF model or use rlif")
+        return ExportOp("ALIF", {"v_threshold": self.threshold, "beta": self.beta},
+                        (torch.exp(-1.0 / self.tau_m), torch.exp(-1.0 / self.tau_adp)))
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, threshold={self.threshold}, beta={self.beta}, b0={self.b0}"

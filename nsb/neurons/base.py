@@ -52,6 +52,16 @@ class GradPolicy:
 FULL_BPTT = GradPolicy()
 
 
+@dataclass(frozen=True)
+class ExportOp:
+    """How a trained neuron leaves PyTorch: an ``nsb`` ONNX op (``nsb.ops.schema``) with its learnable
+    numbers folded: scalars as attributes, per-neuron values as tensors in the op's parameter order."""
+
+    name: str
+    attributes: dict[str, float | str]
+    params: tuple[Tensor, ...] = ()
+
+
 class Neuron(nn.Module):
     """Base class of every spiking neuron; see the module docstring for the contract."""
 
@@ -82,6 +92,11 @@ class Neuron(nn.Module):
     def trace_decay(self) -> Tensor | float:
         """The membrane leak λ, used by presynaptic traces (OTTT, e-prop)."""
         raise NotImplementedError
+
+    def export_op(self) -> ExportOp:
+        """The deployable form of this neuron; models without an ``nsb`` op say so."""
+        raise NsbError(f"{type(self).__name__} has no nsb ONNX op yet, so it cannot be exported; "
+                       f"train with an exportable neuron (lif, if, plif, rlif, alif, adlif)")
 
     def build_recurrent(self) -> nn.Module:
         """The recurrent synapse; the seed's ``Recurrent_LIF`` uses a Linear with bias."""

@@ -22,7 +22,9 @@ from typing import Literal
 from torch import Tensor
 
 from nsb.errors import ConfigError
-from nsb.neurons.base import Neuron, State
+import torch
+
+from nsb.neurons.base import ExportOp, Neuron, State
 from nsb.surrogate import Fire
 
 ResetMode = Literal["hard", "soft", "none"]
@@ -80,6 +82,15 @@ class LIF(Neuron):
         s, v = lif_step(x, state[0], decay=self.leak, input_gain=self.input_gain, threshold=self.threshold,
                         v_reset=self.v_reset, reset=self.reset, fire=fire, detach_reset=self.policy.detach_reset)
         return s, (v,)
+
+    @torch.no_grad()
+    def export_op(self) -> ExportOp:
+        attrs: dict[str, float | str] = {"decay": float(self.leak), "input_gain": self.input_gain,
+                                         "v_threshold": self.threshold, "v_reset": self.v_reset,
+                                         "reset_mode": self.reset}
+        if self.recurrent is None:
+            return ExportOp("LIF", attrs)
+        return ExportOp("RLIF", attrs, (self.recurrent.weight.detach().clone(), self.recurrent.bias.detach().clone()))
 
     def extra_repr(self) -> str:
         return (f"{super().extra_repr()}, decay={self.decay}, threshold={self.threshold}, "

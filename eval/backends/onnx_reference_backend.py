@@ -1,0 +1,50 @@
+"""``onnx.reference.ReferenceEvaluator`` on ``model.onnx``, each ``nsb`` node run by its numpy kernel.
+
+The model-local functions are dropped first, so the numpy kernels (:mod:`nsb.ops.numpy_kernels`)
+execute the spiking layers: an implementation independent of both PyTorch and the Scan bodies.
+With ``--graph std`` it runs ``model.std.onnx`` (the Scan bodies) instead. CPU only, and slow.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nsb.errors import NsbError
+from nsb.eval.backends import require
+from nsb.eval.bundle import Bundle, check_onnx_ops
+from nsb.ops.schema import DOMAIN
+
+
+class OnnxReferenceBackend:
+    name = "onnx-reference"
+
+    def __init__(self, bundle: Bundle, device: str, graph: str) -> None:
+        onnx = require("onnx", "onnx-reference", "pip install onnx")
+        from onnx.reference import ReferenceEvaluator
+
+        from nsb.ops.reference import reference_ops
+
+        if device != "cpu":
+            raise NsbError("the onnx-reference backend runs on the CPU only; use --device cpu")
+        self.device = device
+        self.model_file = {"custom": "model.onnx", "std": "model.std.onnx"}.get(graph)
+        if self.model_file is None:
+            raise NsbError(f"--graph must be custom (model.onnx) or std (model.std.onnx), got '{graph}'")
+        model = onnx.load(str(bundle.file(self.model_file)))
+        check_onnx_ops(model, self.model_file)
+        kept = [f for f in model.functions if f.domain != DOMAIN]
+        del model.functions[:]
+        model.functions.extend(kept)
+        self.evaluator = ReferenceEvaluator(model, new_ops=reference_ops())
+        self.outputs = list(self.evaluator.output_names)
+        self.input = self.evaluator.input_names[0]
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        return list(self.evaluator.run(self.outputs, {self.input: x}))
+
+    def synchronize(self) -> None:
+        pass
+
+
+def load(bundle: Bundle, device: str, graph: str) -> OnnxReferenceBackend:
+    return OnnxReferenceBackend(bundle, device, graph)

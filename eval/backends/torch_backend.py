@@ -1,0 +1,71 @@
+"""The trained model itself: rebuilt from ``config.toml`` and ``weights.h5`` with nsb's own neurons.
+
+This is the training-time model (Python loop, surrogate spike functions in their Heaviside forward),
+so it reproduces ``reference.h5`` on the machine that exported it and shows what a different
+machine or device does to the trained model before any export is involved.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from nsb.errors import NsbError
+from nsb.eval.backends import require
+from nsb.eval.bundle import Bundle
+
+
+class TorchBackend:
+    name = "torch"
+    model_file = "weights.h5"
+
+    def __init__(self, bundle: Bundle, device: str, graph: str) -> None:
+        torch = require("torch", "torch", "pip install 'nsb[torch]'")
+        import h5py
+
+        from nsb.config import from_dict, read_toml
+        from nsb.data.common import TaskData
+        from nsb.models.build import build_model
+        from nsb.neurons import Neuron
+
+        if device == "cuda" and not torch.cuda.is_available():
+            raise NsbError("--device cuda asked for, but torch sees no CUDA device here; use --device cpu")
+        self.torch, self.device = torch, device
+        cfg = from_dict(read_toml(bundle.file("config.toml")), f"{bundle.path}/config.toml")
+        t = bundle.manifest["task"]
+        info = {"frame_shape": tuple(t["frame_shape"])} if t.get("frame_shape") else {}
+        empty = torch.empty(0)
+        task = TaskData(t["task"], empty, empty, input_size=t["input_size"], num_classes=t["num_classes"],
+                        time_steps=t["time_steps"], info=info)
+        self.model = build_model(cfg, task)
+        with h5py.File(bundle.file(self.model_file), "r") as f:
+            state = {k: torch.from_numpy(np.asarray(f[k][()])) for k in self.model.state_dict()
+                     if k in f}
+        try:
+            self.model.load_state_dict(state)
+        except RuntimeError as err:
+            raise NsbError(f"weights.h5 does not fit the model config.toml builds ({str(err).splitlines()[0][:160]}); "
+                           "re-export the bundle") from None
+        self.model.to(device).eval()
+        self.readout = t["readout"] if t["task"] == "classification" else "all"
+        self.neurons = [m for m in self.model.modules() if isinstance(m, Neuron)]
+
+    def run(self, x: np.ndarray) -> list[np.ndarray]:
+        from nsb.export.deploy import reduce_time
+
+        captured = []
+        hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out[0])) for m in self.neurons]
+        try:
+            with self.torch.no_grad():
+                out, _ = self.model(self.torch.from_numpy(x).to(self.device))
+        finally:
+            for h in hooks:
+                h.remove()
+        return [reduce_time(out, self.readout).cpu().numpy(), *(s.cpu().numpy() for s in captured)]
+
+    def synchronize(self) -> None:
+        if self.device == "cuda":
+            self.torch.cuda.synchronize()
+
+
+def load(bundle: Bundle, device: str, graph: str) -> TorchBackend:
+    return TorchBackend(bundle, device, graph)

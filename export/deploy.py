@@ -1,0 +1,125 @@
+"""The deployable twin of a trained model: every neuron replaced by its ``nsb`` op.
+
+``DeployModel`` deep-copies a trained model in eval mode and swaps each :class:`nsb.neurons.Neuron`
+for a :class:`DeployNeuron` that holds the neuron's folded op (:meth:`Neuron.export_op`). Under
+``torch.onnx.export`` a ``DeployNeuron`` emits exactly one ``nsb`` node; anywhere else it runs the
+TorchScript kernel of the same op, which is what ``torch.jit.trace`` records. The twin's forward
+returns the task output (reduced over time as the config's readout says) followed by every spiking
+layer's spikes, so a runtime can be checked layer by layer.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import Tensor, nn
+
+from nsb.export import torch_kernels
+from nsb.errors import NsbError
+from nsb.neurons import Neuron
+from nsb.neurons.adlif import AdLIF
+from nsb.ops.schema import DOMAIN, PLUGIN_NAMESPACE, PLUGIN_VERSION, VERSION, op_spec
+
+
+class DeployNeuron(nn.Module):
+    def __init__(self, neuron: Neuron) -> None:
+        super().__init__()
+        op = neuron.export_op()
+        self.spec = op_spec(op.name)
+        self.attributes = dict(op.attributes)
+        for name, tensor in zip(self.spec.params, op.params):
+            self.register_buffer(name, tensor.detach().clone())
+        # the adLIF input BN runs before the op, as standard operators
+        self.pre = copy.deepcopy(neuron.norm) if isinstance(neuron, AdLIF) and neuron.norm is not None else None
+        self.neuron = neuron  # for its initial state only
+        self.sink: list[Tensor] = []  # set by DeployModel for each call
+
+    def params(self) -> tuple[Tensor, ...]:
+        return tuple(getattr(self, name) for name in self.spec.params)
+
+    def forward(self, x: Tensor, state: tuple[Tensor, ...] | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
+        if self.pre is not None:
+            x = self.pre(x.reshape(-1, x.shape[-1])).reshape(x.shape)
+        if state is None:
+            state = self.neuron.full_initial_state(x[0])
+        if torch.onnx.is_in_onnx_export():
+            attrs = {**self.attributes, "plugin_namespace": PLUGIN_NAMESPACE, "plugin_version": PLUGIN_VERSION}
+            inputs = (x, *self.params(), *state)
+            outs = torch.onnx.ops.symbolic_multi_out(
+                f"{DOMAIN}::{self.spec.name}", inputs, attrs,
+                dtypes=tuple(t.dtype for t in (x, *state)), shapes=tuple(t.shape for t in (x, *state)),
+                version=VERSION)
+            spikes, final = outs[0], tuple(outs[1:])
+        else:
+            spikes, final = self._run_kernel(x, state)
+        self.sink.append(spikes)
+        return spikes, final
+
+    def _run_kernel(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        a = self.attributes
+        name = self.spec.name
+        if name in ("LIF", "RLIF"):
+            scalars = (float(a["decay"]), float(a["input_gain"]), float(a["v_threshold"]), float(a["v_reset"]),
+                       torch_kernels.RESET_CODES[str(a["reset_mode"])])
+            if name == "LIF":
+                s, v = torch_kernels.lif_sequence(x, state[0], *scalars)
+                return s, (v,)
+            s, v, s_last = torch_kernels.rlif_sequence(x, *self.params(), state[0], state[1], *scalars)
+            return s, (v, s_last)
+        if name == "ALIF":
+            s, v, b = torch_kernels.alif_sequence(x, *self.params(), state[0], state[1], float(a["v_threshold"]),
+                                                  float(a["beta"]))
+            return s, (v, b)
+        s, v, w = torch_kernels.adlif_sequence(x, *self.params(), state[0], state[1], float(a["v_threshold"]))
+        return s, (v, w)
+
+
+def reduce_time(out: Tensor, readout: str) -> Tensor:
+    # the same reductions as nsb.objectives.reduce_time; repeated so the traced graph holds them
+    if readout == "mean":
+        return out.mean(0)
+    if readout == "sum":
+        return out.sum(0)
+    if readout == "last":
+        return out[-1]
+    return out
+
+
+class DeployModel(nn.Module):
+    """``forward(x) -> (output, spikes of layer 0, spikes of layer 1, …)``; inference only."""
+
+    def __init__(self, model: nn.Module, task: str, readout: str) -> None:
+        super().__init__()
+        self.model = copy.deepcopy(model).eval()
+        self.readout = readout if task == "classification" else "all"
+        self.layer_names: list[str] = []
+        self.deploy_neurons: list[DeployNeuron] = []
+        self._swap(self.model, "")
+        if not self.layer_names:
+            raise NsbError("the model has no spiking neurons to export")
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+
+    def _swap(self, module: nn.Module, prefix: str) -> None:
+        for name, child in module.named_children():
+            path = f"{prefix}{name}"
+            if isinstance(child, Neuron):
+                deploy = DeployNeuron(child)
+                setattr(module, name, deploy)
+                self.layer_names.append(path)
+                self.deploy_neurons.append(deploy)
+            else:
+                self._swap(child, f"{path}.")
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        # a fresh list per call: torch.export restores module attributes after tracing, which
+        # would silently break a list shared once at construction
+        collected: list[Tensor] = []
+        for neuron in self.deploy_neurons:
+            neuron.sink = collected
+        out, _ = self.model(x)
+        spikes = tuple(collected)
+        for neuron in self.deploy_neurons:
+            neuron.sink = []
+        return (reduce_time(out, self.readout), *spikes)

@@ -1,0 +1,92 @@
+"""``reference.h5``: what the training-time model did on the evaluation inputs.
+
+The inputs are the first ``samples`` items of the test split (the first windows of the test stream
+for language models). The outputs come from the trained model itself, with its training-time
+neurons, not from the deployable twin, so every backend is compared with what was trained.
+"""
+
+from __future__ import annotations
+
+import io
+
+import h5py
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from nsb.data.common import TaskData, time_major_collate
+from nsb.errors import NsbError
+from nsb.export.deploy import reduce_time
+from nsb.neurons import Neuron
+
+FULL_SPIKE_SAMPLES = 8  # samples whose whole spike trains are stored, per layer
+
+
+def evaluation_inputs(task: TaskData, samples: int) -> tuple[Tensor, Tensor]:
+    """``(x, y)`` time-major: x ``[T, N, F]`` (tokens ``[T, N]``), y ``[N]`` or ``[T, N, ...]``."""
+    if samples < 1:
+        raise NsbError(f"--samples must be at least 1, got {samples}")
+    if task.task == "language":
+        from nsb.data.ptb import batchify
+
+        streams = batchify(task.test, samples)
+        steps = min(task.time_steps, streams.shape[0] - 1)
+        return streams[:steps], streams[1:steps + 1]
+    n = min(samples, len(task.test))
+    x, y = time_major_collate([task.test[i] for i in range(n)])
+    if task.task == "regression" and y.dim() >= 2:
+        y = y.transpose(0, 1)
+    return x, y
+
+
+@torch.no_grad()
+def reference_outputs(model: nn.Module, x: Tensor, task: str, readout: str, batch_size: int = 64
+                      ) -> tuple[np.ndarray, list[str], list[np.ndarray], list[np.ndarray]]:
+    """(outputs, layer names, per-layer spike counts [N, ...] summed over time, first spike trains)."""
+    model.eval()
+    readout = readout if task == "classification" else "all"
+    names = [n for n, m in model.named_modules() if isinstance(m, Neuron)]
+    neurons = [m for m in model.modules() if isinstance(m, Neuron)]
+    outputs, counts, trains = [], [[] for _ in neurons], [[] for _ in neurons]
+    captured: list[Tensor] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out[0])) for m in neurons]
+    try:
+        for start in range(0, x.shape[1], batch_size):
+            captured.clear()
+            out, _ = model(x[:, start:start + batch_size])
+            outputs.append(reduce_time(out, readout))
+            for i, s in enumerate(captured):
+                counts[i].append(s.sum(0))
+                if start < FULL_SPIKE_SAMPLES:
+                    trains[i].append(s[:, :FULL_SPIKE_SAMPLES - start])
+    finally:
+        for h in hooks:
+            h.remove()
+    batch_dim = 0 if readout != "all" else 1
+    output = torch.cat(outputs, batch_dim).numpy()
+    return (output, names, [torch.cat(c).numpy().astype(np.int32) for c in counts],
+            [torch.cat(t, 1).numpy().astype(np.uint8) for t in trains])
+
+
+def write_reference(x: Tensor, y: Tensor, output: np.ndarray, names: list[str], counts: list[np.ndarray],
+                    trains: list[np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        f.attrs["format"] = "nsb-reference"
+        f.attrs["layers"] = np.array(names, dtype=h5py.string_dtype())
+        f.create_dataset("inputs", data=x.numpy(), compression="gzip")
+        f.create_dataset("labels", data=y.numpy())
+        f.create_dataset("outputs", data=output)
+        for i, (c, t) in enumerate(zip(counts, trains)):
+            f.create_dataset(f"spike_counts/{i}", data=c, compression="gzip")
+            f.create_dataset(f"spikes/{i}", data=t, compression="gzip")
+    return buffer.getvalue()
+
+
+def write_weights(model: nn.Module) -> bytes:
+    """The trained state dict as plain HDF5 datasets (no pickle), for the torch backend."""
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        for key, value in model.state_dict().items():
+            f.create_dataset(key, data=value.detach().cpu().numpy())
+    return buffer.getvalue()

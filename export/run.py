@@ -1,0 +1,109 @@
+"""``nsb export``: a trained run directory → a deployment bundle.
+
+Reads only what ``nsb train`` wrote (the checkpoint with its config), rebuilds the model, and writes
+the formats asked for, ``reference.h5``, ``weights.h5``, ``config.toml`` and the manifest.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+from pathlib import Path
+from typing import Any
+
+import onnx
+import torch
+
+from nsb import __version__
+from nsb.checkpoint import load_checkpoint
+from nsb.config import dump_toml, from_dict
+from nsb.data import load_task
+from nsb.errors import NsbError
+from nsb.export.bundle import write_bundle
+from nsb.export.deploy import DeployModel
+from nsb.export.reference_data import evaluation_inputs, reference_outputs, write_reference, write_weights
+from nsb.models.build import build_model
+from nsb.ops.functions import OPSET
+from nsb.ops.schema import DOMAIN, VERSION
+
+FORMATS = ("onnx", "torchscript")
+
+
+def find_checkpoint(run_dir: Path, which: str) -> Path:
+    if not run_dir.is_dir():
+        raise NsbError(f"run directory {run_dir} not found; pass the directory nsb train wrote (runs/<name>)")
+    if which not in ("best", "last"):
+        raise NsbError(f"--checkpoint must be 'best' or 'last', got '{which}'")
+    best, last = run_dir / "best.pt", run_dir / "checkpoint.pt"
+    if which == "best" and best.is_file():
+        return best
+    if last.is_file():
+        return last
+    raise NsbError(f"{run_dir} holds no checkpoint.pt; train first with nsb train")
+
+
+def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] = ("onnx",), samples: int = 256,
+               checkpoint: str = "best", dynamic_time: bool = True) -> Path:
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise NsbError(f"unknown export format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}")
+    run_dir = Path(run_dir)
+    ckpt = load_checkpoint(find_checkpoint(run_dir, checkpoint))
+    cfg = from_dict(ckpt["config"], f"{run_dir} (saved config)")
+    torch.manual_seed(cfg.seed)
+    task = load_task(cfg.data.name, cfg.data.root, cfg.data.options, cfg.seed)
+    model = build_model(cfg, task)
+    try:
+        model.load_state_dict(ckpt["model"])
+    except RuntimeError as err:
+        raise NsbError(f"the checkpoint's weights do not fit the model its config builds "
+                       f"({str(err).splitlines()[0][:160]}); was the config edited after training?") from None
+    model.eval()
+    x, y = evaluation_inputs(task, samples)
+    output, names, counts, trains = reference_outputs(model, x, task.task, cfg.model.readout)
+    deploy = DeployModel(model, task.task, cfg.model.readout)
+    example = x[:, : min(2, x.shape[1])]
+    files: dict[str, bytes] = {
+        "reference.h5": write_reference(x, y, output, names, counts, trains),
+        "weights.h5": write_weights(model),
+        "config.toml": dump_toml(cfg).encode(),
+    }
+    ops: list[str] = []
+    if "onnx" in formats:
+        from nsb.export.onnx_export import export_onnx, inline_functions
+
+        proto = export_onnx(deploy, example, dynamic_time=dynamic_time)
+        ops = sorted({n.op_type for n in proto.graph.node if n.domain == DOMAIN})
+        files["model.onnx"] = proto.SerializeToString()
+        files["model.std.onnx"] = inline_functions(proto).SerializeToString()
+    if "torchscript" in formats:
+        from nsb.export.torchscript_export import export_torchscript
+
+        files["model.ts"] = export_torchscript(deploy, example)
+    manifest = _manifest(cfg.name, task, cfg.model.readout, x, names, [c.shape[1:] for c in counts], deploy, ops,
+                         dynamic_time)
+    target = Path(out) if out is not None else Path("bundle") / cfg.name
+    return write_bundle(target, files, manifest)
+
+
+def _manifest(name: str, task: Any, readout: str, x: torch.Tensor, layers: list[str], shapes: list[tuple[int, ...]],
+              deploy: DeployModel,
+              ops: list[str], dynamic_time: bool) -> dict[str, Any]:
+    per_step = task.task != "classification"
+    feature_shape = list(x.shape[2:])
+    return {
+        "name": name,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "task": {"task": task.task, "readout": readout, "input_size": task.input_size,
+                 "num_classes": task.num_classes, "time_steps": task.time_steps,
+                 "frame_shape": task.info.get("frame_shape")},
+        "input": {"name": "input", "shape": ["T", "B", *feature_shape], "dtype": str(x.dtype).replace("torch.", ""),
+                  "time_steps": int(x.shape[0]), "dynamic_time": dynamic_time},
+        "outputs": [{"name": "output", "shape": ["T", "B", task.num_classes] if per_step else ["B", task.num_classes],
+                     "meaning": "per-step outputs" if per_step else f"logits ({readout} over time)"}]
+                   + [{"name": f"spikes_{i}", "layer": layer, "op": n.spec.name, "shape": ["T", "B", *shape]}
+                      for i, (layer, n, shape) in enumerate(zip(layers, deploy.deploy_neurons, shapes))],
+        "ops": [{"domain": DOMAIN, "name": op, "version": VERSION} for op in ops],
+        "versions": {"nsb": __version__, "torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET,
+                     "python": platform.python_version()},
+    }

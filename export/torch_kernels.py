@@ -1,0 +1,74 @@
+"""The ``nsb`` ops as TorchScript functions, for ``model.ts`` (runs without nsb installed).
+
+A traced model keeps calls to scripted functions as calls, so the time loop survives tracing and the
+saved module accepts any sequence length. Each function repeats its neuron's step (``nsb/neurons/``)
+with the same float32 operations in the same order; the tests hold them to the trained neurons.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import torch
+from torch import Tensor
+
+RESET_CODES = {"hard": 0, "soft": 1, "none": 2}
+
+
+@torch.jit.script
+def lif_sequence(x: Tensor, v: Tensor, decay: float, input_gain: float, v_threshold: float, v_reset: float,
+                 reset: int) -> Tuple[Tensor, Tensor]:
+    spikes = []
+    for t in range(x.shape[0]):
+        h = decay * v + input_gain * x[t]
+        s = (h - v_threshold > 0).to(h.dtype)
+        if reset == 0:
+            v = h * (1 - s) + s * v_reset
+        elif reset == 1:
+            v = h - s * v_threshold
+        else:
+            v = h
+        spikes.append(s)
+    return torch.stack(spikes), v
+
+
+@torch.jit.script
+def rlif_sequence(x: Tensor, w_rec: Tensor, b_rec: Tensor, v: Tensor, s: Tensor, decay: float, input_gain: float,
+                  v_threshold: float, v_reset: float, reset: int) -> Tuple[Tensor, Tensor, Tensor]:
+    spikes = []
+    for t in range(x.shape[0]):
+        h = decay * v + input_gain * (x[t] + torch.nn.functional.linear(s, w_rec, b_rec))
+        s = (h - v_threshold > 0).to(h.dtype)
+        if reset == 0:
+            v = h * (1 - s) + s * v_reset
+        elif reset == 1:
+            v = h - s * v_threshold
+        else:
+            v = h
+        spikes.append(s)
+    return torch.stack(spikes), v, s
+
+
+@torch.jit.script
+def alif_sequence(x: Tensor, alpha: Tensor, rho: Tensor, v: Tensor, b: Tensor, v_threshold: float,
+                  beta: float) -> Tuple[Tensor, Tensor, Tensor]:
+    spikes = []
+    for t in range(x.shape[0]):
+        s_prev = (v - (v_threshold + beta * b) > 0).to(v.dtype)
+        b = rho * b + (1 - rho) * s_prev
+        big_b = v_threshold + beta * b
+        v = alpha * v + x[t] - big_b * s_prev
+        spikes.append((v - big_b > 0).to(v.dtype))
+    return torch.stack(spikes), v, b
+
+
+@torch.jit.script
+def adlif_sequence(x: Tensor, alpha: Tensor, beta: Tensor, a: Tensor, b: Tensor, v: Tensor, w: Tensor,
+                   v_threshold: float) -> Tuple[Tensor, Tensor, Tensor]:
+    spikes = []
+    for t in range(x.shape[0]):
+        s_prev = (v - v_threshold > 0).to(v.dtype)
+        w = beta * w + a * v + b * s_prev
+        v = alpha * (v - s_prev) + (1 - alpha) * (x[t] - w)
+        spikes.append((v - v_threshold > 0).to(v.dtype))
+    return torch.stack(spikes), v, w
