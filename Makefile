@@ -15,7 +15,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet "$(TORCH)"
-	$(PY) -m pip install --quiet -e ".[test,plots]"
+	$(PY) -m pip install --quiet -e ".[torch,test,plots]"
+	# NeuroBench is the metrics tests' oracle; --no-deps keeps its pinned training stack out
+	$(PY) -m pip install --quiet --no-deps neurobench==2.3.0 snntorch==1.0.0 tqdm
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -7,10 +7,14 @@ with the same float32 operations in the same order; the tests hold them to the t
 
 from __future__ import annotations
 
+import warnings
 from typing import Tuple
 
 import torch
 from torch import Tensor
+
+# torch 2.13 marks torch.jit.script deprecated; TorchScript is still what deployment users load
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
 
 RESET_CODES = {"hard": 0, "soft": 1, "none": 2}
 

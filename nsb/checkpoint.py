@@ -47,6 +47,9 @@ def load_checkpoint(path: Path, map_location: str | torch.device = "cpu") -> dic
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} not found; train first (nsb train) or pass the run directory "
                               f"that holds checkpoint.pt")
+    if not zipfile.is_zipfile(path):  # torch.save writes a zip archive; anything else is damaged or foreign
+        raise CheckpointError(f"checkpoint {path} is corrupt or not a PyTorch file (not a zip archive); "
+                              "delete it and train again, or resume from another run")
     try:
         data = torch.load(path, map_location=map_location, weights_only=True)
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as err:
