@@ -1,0 +1,115 @@
+"""Hooks that live for one measurement only and turn each layer call into counts at once.
+
+NeuroBench keeps its hooks (and every recorded input) for the life of a ``Benchmark``, so forward
+passes made between runs leak into the next run. Here the hooks exist only inside ``with
+Recorder(...)``, and each call is reduced to a few numbers immediately, so no input tensor is kept.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from nsb.metrics.errors import MetricError
+from nsb.metrics.layers import activation_layers, connection_layers
+from nsb.models.layers import SpikingLayer
+from nsb.metrics.ops import layer_ops
+from nsb.neurons import Neuron
+
+
+def spikes_of(output: object) -> Tensor:
+    """The activation a layer emits: nsb neurons return ``(spikes, state)``."""
+    return output if isinstance(output, Tensor) else output[0]
+
+
+class Recorder:
+    """Counts per batch: synaptic ops per connection call, non-zeros per activation, membrane updates."""
+
+    def __init__(self, model: nn.Module, *, synapses: bool, activations: bool, membranes: bool,
+                 extra_activations: Sequence[type[nn.Module]] = ()) -> None:
+        self.connections = connection_layers(model)
+        self.activations = activation_layers(model, extra_activations)
+        traced = [name for name, m in model.named_modules() if isinstance(m, SpikingLayer) and m.input_trace]
+        if synapses and traced:
+            # traced_linear feeds the synapse its presynaptic trace, so the counts would be of the trace
+            raise MetricError(f"layer(s) {', '.join(traced) or 'model'} use input_trace, which feeds the synapse a "
+                              "trace instead of spikes; set input_trace = False before measuring (same outputs)")
+        self.neurons = {k: m for k, m in self.activations.items() if isinstance(m, Neuron)}
+        self._want = (synapses, activations, membranes)
+        self._handles: list[torch.utils.hooks.RemovableHandle] = []
+        self._patched: list[Neuron] = []
+        self.clear()
+
+    def clear(self) -> None:
+        self.ops: list[tuple[str, float, float, bool]] = []
+        self.spikes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self.updates: dict[str, int] = defaultdict(int)
+
+    # --- hooks --------------------------------------------------------------------------------
+
+    def _on_connection(self, name: str):
+        def hook(module: nn.Module, args: tuple) -> None:
+            for effective, dense, spiking in layer_ops(module, args):
+                self.ops.append((name, effective, dense, spiking))
+        return hook
+
+    def _on_activation(self, name: str):
+        def hook(module: nn.Module, args: tuple, output: object) -> None:
+            out = spikes_of(output)
+            counts = self.spikes[name]
+            counts[0] += int(torch.count_nonzero(out))
+            counts[1] += out.numel()
+        return hook
+
+    def _patch_neuron(self, name: str, neuron: Neuron) -> None:
+        # the membrane lives inside the neuron's time loop, so the per-step ``step`` is wrapped
+        original = neuron.step
+        call = {"fresh": True, "first": True}
+
+        def pre(module: nn.Module, args: tuple, kwargs: dict) -> None:
+            state = args[1] if len(args) > 1 else kwargs.get("state")
+            call["fresh"], call["first"] = state is None, True
+
+        def step(x: Tensor, state: tuple, fire: object) -> tuple:
+            s, new = original(x, state, fire)
+            if call["first"] and call["fresh"]:
+                # as NeuroBench: a neuron (re)started from its initial state counts as updated at step 0
+                self.updates[name] += new[0].numel()
+            else:
+                self.updates[name] += int(torch.count_nonzero(new[0] - state[0]))
+            call["first"] = False
+            return s, new
+
+        self._handles.append(neuron.register_forward_pre_hook(pre, with_kwargs=True))
+        neuron.step = step
+        self._patched.append(neuron)
+
+    def __enter__(self) -> Recorder:
+        synapses, activations, membranes = self._want
+        try:
+            if synapses:
+                for name, layer in self.connections.items():
+                    self._handles.append(layer.register_forward_pre_hook(self._on_connection(name)))
+            if activations:
+                for name, layer in self.activations.items():
+                    self._handles.append(layer.register_forward_hook(self._on_activation(name)))
+            if membranes:
+                for name, neuron in self.neurons.items():
+                    if "step" in vars(neuron):
+                        raise RuntimeError(f"neuron {name} already has a patched step; is another measurement running?")
+                    self._patch_neuron(name, neuron)
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for handle in self._handles:
+            handle.remove()
+        for neuron in self._patched:
+            del neuron.step
+        self._handles.clear()
+        self._patched.clear()
