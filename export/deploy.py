@@ -43,6 +43,8 @@ class DeployNeuron(nn.Module):
             x = self.pre(x.reshape(-1, x.shape[-1])).reshape(x.shape)
         if state is None:
             state = self.neuron.full_initial_state(x[0])
+        # every op state is a tensor of the input's dtype (GLIF's step index included)
+        state = tuple(t.to(x.dtype) for t in state)
         if torch.onnx.is_in_onnx_export():
             attrs = {**self.attributes, "plugin_namespace": PLUGIN_NAMESPACE, "plugin_version": PLUGIN_VERSION}
             inputs = (x, *self.params(), *state)
@@ -71,6 +73,9 @@ class DeployNeuron(nn.Module):
             s, v, b = torch_kernels.alif_sequence(x, *self.params(), state[0], state[1], float(a["v_threshold"]),
                                                   float(a["beta"]))
             return s, (v, b)
+        if name == "GLIF":
+            s, u, t = torch_kernels.glif_sequence(x, *self.params(), state[0], state[1])
+            return s, (u, t)
         s, v, w = torch_kernels.adlif_sequence(x, *self.params(), state[0], state[1], float(a["v_threshold"]))
         return s, (v, w)
 

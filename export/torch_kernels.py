@@ -76,3 +76,19 @@ def adlif_sequence(x: Tensor, alpha: Tensor, beta: Tensor, a: Tensor, b: Tensor,
         v = alpha * (v - s_prev) + (1 - alpha) * (x[t] - w)
         spikes.append((v - v_threshold > 0).to(v.dtype))
     return torch.stack(spikes), v, w
+
+
+@torch.jit.script
+def glif_sequence(x: Tensor, alpha_g: Tensor, beta_g: Tensor, gamma_g: Tensor, tau: Tensor, leak: Tensor,
+                  re_vth: Tensor, v_th: Tensor, c: Tensor, u: Tensor, t0: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    start = int(t0.item())
+    if start + x.shape[0] > c.shape[0]:
+        raise RuntimeError("GLIF: more steps than the conductance was built for")
+    spikes = []
+    for t in range(x.shape[0]):
+        s_prev = (u - v_th > 0).to(u.dtype)
+        current = x[t] * (1 - beta_g * (1 - c[start + t]))
+        u = ((1 - alpha_g * (1 - tau)) * u * (1 - gamma_g * s_prev) - (1 - alpha_g) * leak + current
+             - (1 - gamma_g) * re_vth * s_prev)
+        spikes.append((u - v_th > 0).to(u.dtype))
+    return torch.stack(spikes), u, t0 + x.shape[0]

@@ -35,6 +35,7 @@ CASES = {
     "rlif-recurrent": ['model.neuron="rlif"', "neuron.decay=0.9", "model.recurrent=[true, false]"],
     "alif": ['model.neuron="alif"', "neuron.threshold=0.3"],
     "adlif": ['model.neuron="adlif"', "neuron.threshold=0.1"],
+    "glif": ['model.neuron="glif"', "neuron.threshold=0.3"],
 }
 
 

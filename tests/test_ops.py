@@ -29,6 +29,7 @@ CASES = {
     "rlif": ("rlif", {"decay": 0.9, "threshold": 0.5}),
     "alif": ("alif", {"threshold": 0.3}),
     "adlif": ("adlif", {"threshold": 0.05, "input_norm": False}),
+    "glif": ("glif", {"threshold": 0.3, "time_steps": 80}),
 }
 N = 24
 
@@ -60,8 +61,8 @@ def single_node_model(op, attributes, params, x, states) -> onnx.ModelProto:
     node = helper.make_node(op, list(spec.inputs), list(spec.outputs), domain=DOMAIN, **attributes,
                             plugin_namespace="nsb", plugin_version="1")
     graph = helper.make_graph([node], "g", [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, list(x.shape))],
-                              [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, list(x.shape) if o == "S"
-                                                             else list(x.shape[1:])) for o in spec.outputs],
+                              [helper.make_tensor_value_info(o, onnx.TensorProto.FLOAT, list(shape)) for o, shape
+                               in zip(spec.outputs, [x.shape, *(s.shape for s in states)])],
                               initializer=inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET), helper.make_opsetid(DOMAIN, 1)],
                               functions=[op_function(op)])
@@ -79,7 +80,7 @@ def test_every_backend_of_the_op_equals_the_neuron(case):
 
     op = neuron.export_op()
     arrays = [p.numpy() for p in op.params]
-    init = [t.numpy() for t in neuron.full_initial_state(x[0])]
+    init = [t.to(x.dtype).numpy() for t in neuron.full_initial_state(x[0])]
     xn = x.numpy()
     # numpy kernel
     outs = KERNELS[op.name](xn, *arrays, *init, **op.attributes)
@@ -107,7 +108,7 @@ def test_every_backend_of_the_op_equals_the_neuron(case):
         np.testing.assert_allclose(g.numpy(), want, rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("case", ["lif-soft", "rlif", "alif", "adlif"])
+@pytest.mark.parametrize("case", ["lif-soft", "rlif", "alif", "adlif", "glif"])
 def test_op_streams_in_chunks(case):
     """Final states fed back as initial states give the same spikes as one pass."""
     name, params = CASES[case]
@@ -115,7 +116,7 @@ def test_op_streams_in_chunks(case):
     op = neuron.export_op()
     xn = inputs(steps=50).numpy()
     arrays = [p.numpy() for p in op.params]
-    init = [t.numpy() for t in neuron.full_initial_state(torch.from_numpy(xn[0]))]
+    init = [t.float().numpy() for t in neuron.full_initial_state(torch.from_numpy(xn[0]))]
     whole = KERNELS[op.name](xn, *arrays, *init, **op.attributes)
     first = KERNELS[op.name](xn[:17], *arrays, *init, **op.attributes)
     second = KERNELS[op.name](xn[17:], *arrays, *first[1:], **op.attributes)
@@ -151,8 +152,7 @@ def test_checker_refuses_an_undeclared_attribute():
 def test_unknown_op_and_unexportable_neuron_are_named():
     with pytest.raises(NsbError, match="unknown nsb op 'QIF'"):
         op_spec("QIF")
-    glif = build_neuron("glif", 4, time_steps=5)
-    with pytest.raises(NsbError, match="GLIF has no nsb ONNX op"):
-        glif.export_op()
+    with pytest.raises(NsbError, match="recurrent GLIF"):
+        build_neuron("glif", 4, time_steps=5, recurrent=True).export_op()
     with pytest.raises(NsbError, match="recurrent ALIF"):
         build_neuron("alif", 4, recurrent=True).export_op()

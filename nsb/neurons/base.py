@@ -96,7 +96,7 @@ class Neuron(nn.Module):
     def export_op(self) -> ExportOp:
         """The deployable form of this neuron; models without an ``nsb`` op say so."""
         raise NsbError(f"{type(self).__name__} has no nsb ONNX op yet, so it cannot be exported; "
-                       f"train with an exportable neuron (lif, if, plif, rlif, alif, adlif)")
+                       f"train with an exportable neuron (lif, if, plif, rlif, alif, adlif, glif)")
 
     def build_recurrent(self) -> nn.Module:
         """The recurrent synapse; the seed's ``Recurrent_LIF`` uses a Linear with bias."""

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from nsb.errors import ConfigError, NsbError
-from nsb.neurons.base import Neuron, State
+from nsb.neurons.base import ExportOp, Neuron, State
 from nsb.surrogate import Fire
 
 
@@ -80,3 +80,11 @@ class GLIF(Neuron):
                          tau=sg(self.tau), leak=sg(self.leak), re_vth=sg(self.re_vth), v_th=sg(self.v_th),
                          c=sg(self.conductance[index]), fire=fire, detach_reset=self.policy.detach_reset)
         return s, (u, t + 1)
+
+    @torch.no_grad()
+    def export_op(self) -> ExportOp:
+        if self.recurrent is not None:
+            raise NsbError("recurrent GLIF layers have no nsb ONNX op yet; export a feed-forward GLIF model")
+        sg = torch.sigmoid
+        return ExportOp("GLIF", {}, tuple(sg(p) for p in (self.alpha_g, self.beta_g, self.gamma_g, self.tau, self.leak,
+                                                          self.re_vth, self.v_th, self.conductance)))

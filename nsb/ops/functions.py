@@ -134,7 +134,41 @@ def _adlif_function() -> FunctionProto:
                                 [helper.make_opsetid("", OPSET)], [*spec.attributes, *ROUTING_ATTRIBUTES])
 
 
+def _glif_function() -> FunctionProto:
+    spec = OPS["GLIF"]
+    outer = _Body("")
+    one = outer.constant(1.0, "X")
+    zero = outer.constant(0.0, "X")
+    # the conductance rows of this chunk: C[T0 : T0 + T]
+    start = outer.op("Reshape", outer.op("Cast", "T0", to=7), outer.op("Constant", value_ints=[1]))
+    steps = outer.op("Shape", "X", start=0, end=1)
+    c_rows = outer.op("Slice", "C", start, outer.op("Add", start, steps), outer.op("Constant", value_ints=[0]))
+    b = _Body("b_")
+
+    def fire(u: str) -> str:
+        return b.op("CastLike", b.op("Greater", u, zero), u)
+
+    s_prev = fire(b.op("Sub", "u_prev", "V_TH"))
+    current = b.op("Mul", "x_t", b.op("Sub", one, b.op("Mul", "BETA_G", b.op("Sub", one, "c_t"))))
+    decay = b.op("Sub", one, b.op("Mul", "ALPHA_G", b.op("Sub", one, "TAU")))
+    kept = b.op("Mul", b.op("Mul", decay, "u_prev"), b.op("Sub", one, b.op("Mul", "GAMMA_G", s_prev)))
+    u_new = b.op("Sub", b.op("Add", b.op("Sub", kept, b.op("Mul", b.op("Sub", one, "ALPHA_G"), "LEAK")), current),
+                 b.op("Mul", b.op("Mul", b.op("Sub", one, "GAMMA_G"), "RE_VTH"), s_prev))
+    s = fire(b.op("Sub", u_new, "V_TH"))
+    b.nodes.append(helper.make_node("Identity", [s], ["s_out"]))
+    graph = helper.make_graph(b.nodes, "step", [_untyped(n) for n in ("u_prev", "x_t", "c_t")],
+                              [_untyped(n) for n in (u_new, "s_out")])
+    outer.nodes.append(helper.make_node("Scan", ["U0", "X", c_rows], ["UT", "S"], body=graph, num_scan_inputs=2))
+    outer.nodes.append(helper.make_node("Add", ["T0", outer.op("CastLike", steps_scalar(outer, steps), "T0")], ["TT"]))
+    return helper.make_function(DOMAIN, "GLIF", list(spec.inputs), list(spec.outputs), outer.nodes,
+                                [helper.make_opsetid("", OPSET)], [*ROUTING_ATTRIBUTES])
+
+
+def steps_scalar(outer: _Body, steps: str) -> str:
+    return outer.op("Squeeze", steps, outer.op("Constant", value_ints=[0]))
+
+
 def op_function(name: str) -> FunctionProto:
     if name in ("LIF", "RLIF"):
         return _lif_function(name)
-    return {"ALIF": _alif_function, "ADLIF": _adlif_function}[name]()
+    return {"ALIF": _alif_function, "ADLIF": _adlif_function, "GLIF": _glif_function}[name]()

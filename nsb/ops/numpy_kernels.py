@@ -90,4 +90,23 @@ def adlif(x: np.ndarray, alpha: np.ndarray, beta: np.ndarray, a: np.ndarray, b: 
     return spikes, v, w
 
 
-KERNELS: dict[str, Callable[..., tuple[np.ndarray, ...]]] = {"LIF": lif, "RLIF": rlif, "ALIF": alif, "ADLIF": adlif}
+def glif(x: np.ndarray, alpha_g: np.ndarray, beta_g: np.ndarray, gamma_g: np.ndarray, tau: np.ndarray,
+         leak: np.ndarray, re_vth: np.ndarray, v_th: np.ndarray, c: np.ndarray, u0: np.ndarray, t0: np.ndarray
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    start = int(t0)
+    if start + x.shape[0] > c.shape[0]:
+        raise NsbError(f"GLIF was built for {c.shape[0]} steps (its conductance is per step); steps {start} to "
+                       f"{start + x.shape[0]} were requested")
+    one = _scalar(1.0, x)
+    u = u0
+    spikes = np.empty_like(x)
+    for t in range(x.shape[0]):
+        s_prev = _fire(u - v_th)
+        current = x[t] * (one - beta_g * (one - c[start + t]))
+        u = ((one - alpha_g * (one - tau)) * u * (one - gamma_g * s_prev) - (one - alpha_g) * leak + current
+             - (one - gamma_g) * re_vth * s_prev)
+        spikes[t] = _fire(u - v_th)
+    return spikes, u, np.asarray(t0 + x.shape[0], dtype=x.dtype)
+
+
+KERNELS: dict[str, Callable[..., tuple[np.ndarray, ...]]] = {"LIF": lif, "RLIF": rlif, "ALIF": alif, "ADLIF": adlif, "GLIF": glif}

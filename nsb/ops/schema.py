@@ -51,6 +51,9 @@ OPS: dict[str, OpSpec] = {
                    "adaptive threshold θ + β·b, soft reset by it; α = exp(−1/τ_m), ρ = exp(−1/τ_adp) per neuron"),
     "ADLIF": OpSpec("ADLIF", ("ALPHA", "BETA", "A", "B"), ("V0", "W0"), {"v_threshold": "float"},
                     "adLIF with clamped per-neuron α, β, a, b; the input BN is exported as standard ops"),
+    "GLIF": OpSpec("GLIF", ("ALPHA_G", "BETA_G", "GAMMA_G", "TAU", "LEAK", "RE_VTH", "V_TH", "C"), ("U0", "T0"), {},
+                   "gated LIF with σ-folded per-neuron gates and the per-step conductance C [T_max, N]; "
+                   "T0 (a float scalar) is the index of the chunk's first step"),
 }
 
 
