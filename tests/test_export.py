@@ -145,3 +145,31 @@ np.save({str(tmp_path / 'y.npy')!r}, out[0].numpy())
     done = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref.outputs, atol=1e-5)
+
+
+def test_conv_model_exports(tmp_path):
+    """The conv SNN for event frames: per-step Conv2d and pooling around LIF ops, time and batch dynamic."""
+    from nsb.data.common import TaskData
+    from nsb.export.deploy import DeployModel
+    from nsb.export.onnx_export import export_onnx, inline_functions
+    from nsb.models.build import build_model
+
+    cfg = load_config(CONFIGS / "dvs_gesture.toml", ["model.channels=[4, 8]", "model.hidden=[16]",
+                                                     "neuron.threshold=0.2"])
+    empty = torch.empty(0)
+    task = TaskData("classification", empty, empty, input_size=2 * 16 * 16, num_classes=11, time_steps=6,
+                    info={"frame_shape": (2, 16, 16)})
+    torch.manual_seed(0)
+    model = build_model(cfg, task).eval()
+    deploy = DeployModel(model, "classification", cfg.model.readout)
+    x = (torch.rand(6, 3, 2, 16, 16) < 0.3).float()
+    proto = export_onnx(deploy, x[:, :2])
+    with torch.no_grad():
+        want = [t.numpy() for t in deploy(x)]
+    assert want[1].mean() > 0.01, "the conv test model must spike"
+    for graph in (proto, inline_functions(proto)):
+        got = ort.InferenceSession(graph.SerializeToString(), providers=["CPUExecutionProvider"]).run(
+            None, {"input": x.numpy()})
+        assert len(got) == 4
+        for g, w in zip(got, want):
+            np.testing.assert_allclose(g, w, atol=1e-5)
