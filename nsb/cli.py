@@ -219,8 +219,14 @@ def eval_cmd(
     out: Optional[Path] = typer.Option(None, help="Where report.json and report.md go. Default: "
                                        "BUNDLE/reports/<backend>[-std]-<device>."),
 ) -> None:
-    """Measure a bundle on a backend: task score, fidelity to the trained model, latency, memory."""
+    """Measure a bundle on a backend (task score, fidelity to the trained model, latency, memory), or show
+    a run directory's NeuroBench metrics."""
     from rich.table import Table
+
+    if not (bundle / "manifest.json").exists() and ((bundle / "checkpoint.pt").exists()
+                                                    or (bundle / "neurobench.json").exists()):
+        _show_run_metrics(bundle)
+        return
 
     from nsb.eval.bundle import Bundle
     from nsb.eval.evaluate import evaluate
@@ -241,6 +247,37 @@ def eval_cmd(
     console.print(f"report: {md_path}")
     if report["fidelity"].get("passed") is False:
         raise typer.Exit(1)
+
+
+def _show_run_metrics(run_dir: Path) -> None:
+    """Print ``neurobench.json`` of a run, computing it first from the checkpoint when it is missing."""
+    import json
+
+    from rich.table import Table
+
+    file = run_dir / "neurobench.json"
+    if file.exists():
+        try:
+            results = json.loads(file.read_text())
+        except json.JSONDecodeError as err:
+            raise NsbError(f"{file} is not valid JSON ({err}); delete it and run nsb eval {run_dir} again") from None
+    else:
+        _require_torch("eval RUN_DIR")
+        from nsb.config import from_dict
+        from nsb.train import Trainer
+        from nsb.checkpoint import load_checkpoint
+
+        cfg = from_dict(load_checkpoint(run_dir / "checkpoint.pt")["config"], f"{run_dir} (saved config)")
+        cfg.out_dir, cfg.name = str(run_dir.parent), run_dir.name
+        with console.status("measuring NeuroBench metrics"):
+            results = Trainer(cfg, resume=True, progress=False).write_neurobench()
+    from nsb.metrics.report import rows
+
+    table = Table("metric", "value", title=f"NeuroBench metrics: {run_dir} ({results.get('checkpoint', '?')}, "
+                                            f"{results.get('split', 'test')} split)")
+    for k, v in rows(results):
+        table.add_row(k, v)
+    console.print(table)
 
 
 def main() -> None:

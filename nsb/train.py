@@ -139,7 +139,7 @@ class Trainer:
             if isinstance(a, dict) and isinstance(b, dict):
                 diff += [f"{section}.{k}" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)
                          and not (section == "train" and k in MAY_CHANGE_ON_RESUME)]
-            elif a != b:
+            elif a != b and section != "out_dir":  # a run directory may be moved
                 diff.append(section)
         if diff:
             raise ConfigError(f"--resume continues {self.run_dir} with its saved config, which differs in "
@@ -287,6 +287,30 @@ class Trainer:
             raise NsbError(f"the {split} split of '{cfg.data.name}' is empty")
         return {f"{split}_{self.metric_name}": self._metric_value(total_score, count)}
 
+    def write_neurobench(self) -> dict[str, Any]:
+        """NeuroBench's metrics of the best model (best.pt) on the test split → ``neurobench.json``."""
+        import copy
+
+        from nsb.metrics.report import benchmark_metrics
+
+        model = self.model
+        best = self.run_dir / "best.pt"
+        if best.is_file():
+            model = copy.deepcopy(self.model)
+            model.load_state_dict(load_checkpoint(best, self.device)["model"])
+        limit = self.cfg.train.limit_eval_batches
+
+        def batches():
+            for i, (x, y) in enumerate(self._batches("test", False, 0)):
+                if limit and i >= limit:
+                    break
+                yield x, self._targets(y)
+
+        results = benchmark_metrics(model, batches(), self.task.task, self.cfg.model.readout)
+        results["checkpoint"] = "best.pt" if best.is_file() else "checkpoint.pt"
+        atomic_write_bytes(self.run_dir / "neurobench.json", (json.dumps(results, indent=2) + "\n").encode())
+        return results
+
     @property
     def metric_name(self) -> str:
         return {"classification": "acc", "language": "ppl", "regression": "mse"}[self.task.task]
@@ -355,6 +379,8 @@ class Trainer:
                     self._write_run_files()
                 if bar is not None:
                     bar.finish(row)
+            if self.dist.main and self.history:
+                self.write_neurobench()
         finally:
             self.dist.close()
         return RunResult(self.run_dir, self.parameters, self.history, self.best, time.perf_counter() - started)
