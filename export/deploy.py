@@ -19,6 +19,7 @@ from nsb.export import torch_kernels
 from nsb.errors import NsbError
 from nsb.neurons import Neuron
 from nsb.neurons.adlif import AdLIF
+from nsb.objectives import reduce_time
 from nsb.ops.schema import DOMAIN, PLUGIN_NAMESPACE, PLUGIN_VERSION, VERSION, op_spec
 
 
@@ -78,17 +79,6 @@ class DeployNeuron(nn.Module):
             return s, (u, t)
         s, v, w = torch_kernels.adlif_sequence(x, *self.params(), state[0], state[1], float(a["v_threshold"]))
         return s, (v, w)
-
-
-def reduce_time(out: Tensor, readout: str) -> Tensor:
-    # the same reductions as nsb.objectives.reduce_time; repeated so the traced graph holds them
-    if readout == "mean":
-        return out.mean(0)
-    if readout == "sum":
-        return out.sum(0)
-    if readout == "last":
-        return out[-1]
-    return out
 
 
 class DeployModel(nn.Module):

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from nsb.data.common import TaskData, time_major_collate
 from nsb.errors import NsbError
-from nsb.export.deploy import reduce_time
+from nsb.objectives import reduce_time
 from nsb.neurons import Neuron
 
 FULL_SPIKE_SAMPLES = 8  # samples whose whole spike trains are stored, per layer

@@ -50,7 +50,7 @@ class TorchBackend:
         self.neurons = [m for m in self.model.modules() if isinstance(m, Neuron)]
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
-        from nsb.export.deploy import reduce_time
+        from nsb.objectives import reduce_time
 
         captured = []
         hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out[0])) for m in self.neurons]
