@@ -12,8 +12,9 @@ from rich.console import Console
 from nsb.errors import NsbError
 
 app = typer.Typer(
-    help="nsb: spiking neural networks on long temporal sequences. Train a benchmark from a TOML config; "
-         "with no arguments `nsb train` runs the offline default (random manifolds).",
+    help="nsb: spiking neural networks on long temporal sequences. Train a benchmark from a TOML config "
+         "(with no arguments `nsb train` runs the offline default, random manifolds), export it "
+         "(`nsb export RUN_DIR --format onnx`) and evaluate the bundle on a runtime (`nsb eval BUNDLE --backend onnxruntime`).",
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(help="Data sets: download the real ones (needs a network).", no_args_is_help=True)
@@ -219,8 +220,7 @@ def eval_cmd(
     out: Optional[Path] = typer.Option(None, help="Where report.json and report.md go. Default: "
                                        "BUNDLE/reports/<backend>[-std]-<device>."),
 ) -> None:
-    """Measure a bundle on a backend (task score, fidelity to the trained model, latency, memory), or show
-    a run directory's NeuroBench metrics."""
+    """Measure a bundle on a backend (score, fidelity to the trained model, latency, memory); on a run: its NeuroBench metrics."""
     from rich.table import Table
 
     if not (bundle / "manifest.json").exists() and ((bundle / "checkpoint.pt").exists()
