@@ -1,0 +1,138 @@
+"""The kernel bodies built for the CPU with the system C++ compiler, loaded with ctypes.
+
+Built once per source hash into ``$NSB_CACHE`` (default ``~/.cache/nsb``); ``-ffp-contract=off``
+keeps the compiler from fusing multiply-adds, as the device code's ``__fmul_rn``/``__fadd_rn`` do.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from nsb.errors import NsbError
+from nsb.kernels import RESET_IDS, SURROGATE_IDS, source_dir
+
+SOURCES = ("nsb_math.cuh", "lif.cuh", "adaptive.cuh", "storage.cuh", "neuron_kernels.cuh", "cpu_reference.cpp")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("NSB_CACHE", Path.home() / ".cache" / "nsb"))
+
+
+def compiler() -> str:
+    for name in (os.environ.get("CXX"), "c++", "g++", "clang++"):
+        if name and shutil.which(name):
+            return name
+    raise NsbError("no C++ compiler found (tried $CXX, c++, g++, clang++); install one, e.g. apt install g++")
+
+
+@lru_cache(maxsize=1)
+def library() -> ctypes.CDLL:
+    src = source_dir()
+    digest = hashlib.sha256(b"".join((src / f).read_bytes() for f in SOURCES)).hexdigest()[:16]
+    target = cache_dir() / f"libnsb_kernels_cpu_{digest}.so"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=target.parent)
+        os.close(fd)
+        cmd = [compiler(), "-O2", "-std=c++17", "-fPIC", "-shared", "-ffp-contract=off", str(src / "cpu_reference.cpp"),
+               "-o", tmp]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            Path(tmp).unlink(missing_ok=True)
+            first = (done.stderr.strip().splitlines() or ["?"])[0]
+            raise NsbError(f"building the CPU kernels failed ({first[:200]}); command: {' '.join(cmd)}")
+        os.replace(tmp, target)
+    lib = ctypes.CDLL(str(target))
+    _declare(lib)
+    return lib
+
+
+_F = ctypes.POINTER(ctypes.c_float)
+_fl, _i, _l = ctypes.c_float, ctypes.c_int, ctypes.c_long
+
+
+def _declare(lib: ctypes.CDLL) -> None:
+    lib.nsb_lif_forward.argtypes = [_F, _F, _F, _F, _F, _fl, _fl, _fl, _fl, _i, _i, _l]
+    lib.nsb_lif_backward.argtypes = [_F, _F, _F, _F, _F, _F, _fl, _fl, _fl, _fl, _i, _i, _l, _i, _fl, _i]
+    lib.nsb_alif_forward.argtypes = [_F] * 8 + [_fl, _fl, _i, _l, _i]
+    lib.nsb_adlif_forward.argtypes = [_F] * 10 + [_fl, _i, _l, _i]
+    lib.nsb_glif_forward.argtypes = [_F] * 6 + [_i, _i, _l, _i]
+    lib.nsb_surrogate_grad.argtypes = [_i, _fl, _fl]
+    lib.nsb_surrogate_grad.restype = _fl
+
+
+def _p(a: np.ndarray | None):
+    if a is None:
+        return None
+    if a.dtype != np.float32 or not a.flags.c_contiguous:
+        raise NsbError("CPU kernels take contiguous float32 arrays")
+    return a.ctypes.data_as(_F)
+
+
+def _f32(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.float32)
+
+
+SEGMENT = 16  # kSegment in neuron_kernels.cuh
+
+
+def lif_forward(x, v0, *, decay, input_gain, v_threshold, v_reset, reset_mode):
+    """(spikes, v_T, checkpoints) for x ``[T, n]``."""
+    x, v0 = _f32(x), _f32(v0)
+    steps, n = x.shape[0], int(np.prod(x.shape[1:]))
+    s, v_out = np.empty_like(x), np.empty(n, np.float32)
+    ckpt = np.empty(((steps + SEGMENT - 1) // SEGMENT, n), np.float32)
+    library().nsb_lif_forward(_p(x), _p(v0), _p(s), _p(v_out), _p(ckpt), decay, input_gain, v_threshold, v_reset,
+                              RESET_IDS[reset_mode], steps, n)
+    return s, v_out.reshape(v0.shape), ckpt
+
+
+def lif_backward(x, grad_s, grad_v_out, checkpoints, *, decay, input_gain, v_threshold, v_reset, reset_mode,
+                 surrogate, alpha, detach_reset=False):
+    x, grad_s, grad_v_out = _f32(x), _f32(grad_s), _f32(grad_v_out)
+    steps, n = x.shape[0], int(np.prod(x.shape[1:]))
+    grad_x, grad_v0 = np.empty_like(x), np.empty(n, np.float32)
+    library().nsb_lif_backward(_p(x), _p(grad_s), _p(grad_v_out), _p(_f32(checkpoints)), _p(grad_x), _p(grad_v0), decay,
+                               input_gain, v_threshold, v_reset, RESET_IDS[reset_mode], steps, n,
+                               SURROGATE_IDS[surrogate], alpha, int(detach_reset))
+    return grad_x, grad_v0.reshape(grad_v_out.shape)
+
+
+def alif_forward(x, alpha, rho, v0, b0, *, v_threshold, beta):
+    x = _f32(x)
+    steps, n, neurons = x.shape[0], int(np.prod(x.shape[1:])), x.shape[-1]
+    s, v, b = np.empty_like(x), np.empty(n, np.float32), np.empty(n, np.float32)
+    library().nsb_alif_forward(_p(x), _p(_f32(alpha)), _p(_f32(rho)), _p(_f32(v0)), _p(_f32(b0)), _p(s), _p(v), _p(b),
+                               v_threshold, beta, steps, n, neurons)
+    return s, v.reshape(x.shape[1:]), b.reshape(x.shape[1:])
+
+
+def adlif_forward(x, alpha, beta, a, b, v0, w0, *, v_threshold):
+    x = _f32(x)
+    steps, n, neurons = x.shape[0], int(np.prod(x.shape[1:])), x.shape[-1]
+    s, v, w = np.empty_like(x), np.empty(n, np.float32), np.empty(n, np.float32)
+    library().nsb_adlif_forward(_p(x), *(_p(_f32(t)) for t in (alpha, beta, a, b, v0, w0)), _p(s), _p(v), _p(w),
+                                v_threshold, steps, n, neurons)
+    return s, v.reshape(x.shape[1:]), w.reshape(x.shape[1:])
+
+
+def glif_forward(x, alpha_g, beta_g, gamma_g, tau, leak, re_vth, v_th, c, u0, t0):
+    x = _f32(x)
+    steps, n, neurons = x.shape[0], int(np.prod(x.shape[1:])), x.shape[-1]
+    params = _f32(np.stack([alpha_g, beta_g, gamma_g, tau, leak, re_vth, v_th]))
+    s, u = np.empty_like(x), np.empty(n, np.float32)
+    library().nsb_glif_forward(_p(x), _p(params), _p(_f32(c)), _p(_f32(u0)), _p(s), _p(u), int(t0), steps, n, neurons)
+    return s, u.reshape(x.shape[1:]), np.float32(t0) + steps
+
+
+def surrogate_grad(name: str, alpha: float, u: float) -> float:
+    return library().nsb_surrogate_grad(SURROGATE_IDS[name], alpha, u)

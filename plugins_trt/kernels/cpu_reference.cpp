@@ -1,0 +1,46 @@
+// The kernel bodies of neuron_kernels.cuh built for the CPU (fp32), one loop over the threads, so the
+// tests run the very code the GPU runs against the PyTorch reference. Loaded with ctypes by
+// nsb.kernels.cpu; not a fast path.
+#include "neuron_kernels.cuh"
+
+extern "C" {
+
+int nsb_abi_version() { return 1; }
+
+void nsb_lif_forward(const float* x, const float* v0, float* s, float* v_out, float* checkpoints, float decay,
+                     float input_gain, float v_threshold, float v_reset, int reset_mode, int steps, long n) {
+    const nsb::LifParams p{decay, input_gain, v_threshold, v_reset, reset_mode};
+    for (long i = 0; i < n; ++i) nsb::lif_forward_thread<float>(i, x, v0, s, v_out, checkpoints, p, steps, n);
+}
+
+void nsb_lif_backward(const float* x, const float* grad_s, const float* grad_v_out, const float* checkpoints,
+                      float* grad_x, float* grad_v0, float decay, float input_gain, float v_threshold, float v_reset,
+                      int reset_mode, int steps, long n, int surrogate, float alpha, int detach_reset) {
+    const nsb::LifParams p{decay, input_gain, v_threshold, v_reset, reset_mode};
+    for (long i = 0; i < n; ++i)
+        nsb::lif_backward_thread<float>(i, x, grad_s, grad_v_out, checkpoints, grad_x, grad_v0, p, steps, n, surrogate,
+                                        alpha, detach_reset);
+}
+
+void nsb_alif_forward(const float* x, const float* alpha, const float* rho, const float* v0, const float* b0, float* s,
+                      float* v_out, float* b_out, float theta, float beta, int steps, long n, int neurons) {
+    for (long i = 0; i < n; ++i)
+        nsb::alif_forward_thread<float>(i, x, alpha, rho, v0, b0, s, v_out, b_out, theta, beta, steps, n, neurons);
+}
+
+void nsb_adlif_forward(const float* x, const float* alpha, const float* beta, const float* a, const float* b,
+                       const float* v0, const float* w0, float* s, float* v_out, float* w_out, float theta, int steps,
+                       long n, int neurons) {
+    for (long i = 0; i < n; ++i)
+        nsb::adlif_forward_thread<float>(i, x, alpha, beta, a, b, v0, w0, s, v_out, w_out, theta, steps, n, neurons);
+}
+
+void nsb_glif_forward(const float* x, const float* params, const float* c, const float* u0, float* s, float* u_out,
+                      int start, int steps, long n, int neurons) {
+    for (long i = 0; i < n; ++i)
+        nsb::glif_forward_thread<float>(i, x, params, c, u0, s, u_out, start, steps, n, neurons);
+}
+
+float nsb_surrogate_grad(int id, float alpha, float u) { return nsb::surrogate_grad(id, alpha, u); }
+
+}  // extern "C"

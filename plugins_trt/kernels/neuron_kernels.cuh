@@ -1,0 +1,178 @@
+// The multi-step kernels: one launch covers all T steps. Each ``*_thread`` function is one thread's
+// whole sequence; the __global__ wrappers (training_kernels.cu, the plugins) call it with their
+// thread index, and the CPU build (cpu_reference.cpp) calls it in a loop, so CI runs the kernel
+// bodies themselves against the PyTorch reference. Tensors are time-major and contiguous,
+// x[t·n + i] with n = B·N (times the spatial size for conv layers), so consecutive threads read
+// consecutive addresses at every step. Each thread owns one neuron of one sample, keeps its state in
+// registers across the whole sequence and loads step t+1's input before computing step t, so the
+// load latency of the next step overlaps the arithmetic of this one.
+//
+// Training saves memory traffic by not storing the membrane: the forward writes the state only every
+// K steps (checkpoints, 4/K bytes per neuron-step) and the backward recomputes each K-step segment
+// into registers before walking it in reverse. Per neuron-step that moves x and s forward (8 bytes
+// in fp32) and x, ∂L/∂s, ∂L/∂x backward (12 bytes), plus 8/K for the checkpoints.
+#pragma once
+
+#include "adaptive.cuh"
+#include "lif.cuh"
+#include "storage.cuh"
+
+namespace nsb {
+
+constexpr int kSegment = 16;  // K: steps recomputed per backward segment, held in registers
+
+template <typename T>
+NSB_HD void lif_forward_thread(long i, const T* __restrict__ x, const float* __restrict__ v0, T* __restrict__ s,
+                            float* __restrict__ v_out, float* __restrict__ checkpoints, LifParams p, int steps,
+                            long n) {
+    if (i >= n || steps <= 0) return;
+    float v = v0 != nullptr ? v0[i] : 0.0f;
+    float next = load(x, i);
+    for (int t = 0; t < steps; ++t) {
+        const float xt = next;
+        if (t + 1 < steps) next = load(x, static_cast<long>(t + 1) * n + i);
+        if (checkpoints != nullptr && t % kSegment == 0) checkpoints[static_cast<long>(t / kSegment) * n + i] = v;
+        const LifStep r = lif_step(xt, v, p);
+        store(s, static_cast<long>(t) * n + i, r.s);
+        v = r.v;
+    }
+    v_out[i] = v;
+}
+
+template <typename T>
+NSB_HD void lif_backward_thread(long i, const T* __restrict__ x, const T* __restrict__ grad_s, const float* __restrict__ grad_v_out,
+                             const float* __restrict__ checkpoints, T* __restrict__ grad_x, float* __restrict__ grad_v0,
+                             LifParams p, int steps, long n, int surrogate, float alpha, int detach_reset) {
+    if (i >= n || steps <= 0) return;
+    float gv = grad_v_out != nullptr ? grad_v_out[i] : 0.0f;
+    const int segments = (steps + kSegment - 1) / kSegment;
+    for (int seg = segments - 1; seg >= 0; --seg) {
+        const int t0 = seg * kSegment;
+        const int len = steps - t0 < kSegment ? steps - t0 : kSegment;
+        LifStep saved[kSegment];
+        float v = checkpoints[static_cast<long>(seg) * n + i];
+#pragma unroll
+        for (int j = 0; j < kSegment; ++j) {
+            if (j < len) {
+                saved[j] = lif_step(load(x, static_cast<long>(t0 + j) * n + i), v, p);
+                v = saved[j].v;
+            }
+        }
+#pragma unroll
+        for (int j = kSegment - 1; j >= 0; --j) {
+            if (j < len) {
+                const long at = static_cast<long>(t0 + j) * n + i;
+                store(grad_x, at, lif_step_backward(saved[j], load(grad_s, at), gv, p, surrogate, alpha, detach_reset != 0));
+            }
+        }
+    }
+    if (grad_v0 != nullptr) grad_v0[i] = gv;
+}
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+// RLIF: the recurrent current W·s[t−1] + b couples every neuron of a sample, so one block owns one
+// sample: its spikes live in shared memory, each thread computes whole dot products for its neurons.
+// Dynamic shared memory: N floats. Correct for any N; fast while W (N² floats) stays in L2.
+template <typename T>
+__device__ void rlif_forward(const T* __restrict__ x, const float* __restrict__ w_rec, const float* __restrict__ b_rec,
+                             const float* __restrict__ v0, const float* __restrict__ s0, T* __restrict__ s,
+                             float* __restrict__ v_out, float* __restrict__ s_out, LifParams p, int steps, int batch,
+                             int neurons) {
+    extern __shared__ float spikes[];
+    const int b = blockIdx.x;
+    if (b >= batch) return;
+    const long n = static_cast<long>(batch) * neurons;
+    for (int j = threadIdx.x; j < neurons; j += blockDim.x) spikes[j] = s0 != nullptr ? s0[static_cast<long>(b) * neurons + j] : 0.0f;
+    __syncthreads();
+    // each thread keeps the membranes of the neurons it owns in a strided loop; state goes through
+    // v_out, which doubles as the working membrane buffer
+    for (int j = threadIdx.x; j < neurons; j += blockDim.x) {
+        const long i = static_cast<long>(b) * neurons + j;
+        v_out[i] = v0 != nullptr ? v0[i] : 0.0f;
+    }
+    for (int t = 0; t < steps; ++t) {
+        float fired[8];  // spikes of this step, written to shared memory after everyone has read s[t−1]
+        int k = 0;
+        for (int j = threadIdx.x; j < neurons; j += blockDim.x, ++k) {
+            const long i = static_cast<long>(b) * neurons + j;
+            float rec = 0.0f;
+            const float* row = w_rec + static_cast<long>(j) * neurons;
+            for (int m = 0; m < neurons; ++m) rec = add(rec, mul(spikes[m], row[m]));
+            const float current = add(load(x, static_cast<long>(t) * n + i), add(rec, b_rec[j]));
+            const LifStep r = lif_step(current, v_out[i], p);
+            v_out[i] = r.v;
+            store(s, static_cast<long>(t) * n + i, r.s);
+            if (k < 8) fired[k] = r.s;
+        }
+        __syncthreads();
+        k = 0;
+        for (int j = threadIdx.x; j < neurons; j += blockDim.x, ++k) spikes[j] = fired[k];
+        __syncthreads();
+    }
+    for (int j = threadIdx.x; j < neurons; j += blockDim.x) s_out[static_cast<long>(b) * neurons + j] = spikes[j];
+}
+
+#endif
+
+template <typename T>
+NSB_HD void alif_forward_thread(long i, const T* __restrict__ x, const float* __restrict__ alpha, const float* __restrict__ rho,
+                             const float* __restrict__ v0, const float* __restrict__ b0, T* __restrict__ s,
+                             float* __restrict__ v_out, float* __restrict__ b_out, float theta, float beta, int steps,
+                             long n, int neurons) {
+    if (i >= n || steps <= 0) return;
+    const int j = static_cast<int>(i % neurons);
+    const float a = alpha[j], r = rho[j];
+    float v = v0[i], b = b0[i];
+    float next = load(x, i);
+    for (int t = 0; t < steps; ++t) {
+        const float xt = next;
+        if (t + 1 < steps) next = load(x, static_cast<long>(t + 1) * n + i);
+        store(s, static_cast<long>(t) * n + i, alif_step(xt, v, b, a, r, theta, beta));
+    }
+    v_out[i] = v;
+    b_out[i] = b;
+}
+
+template <typename T>
+NSB_HD void adlif_forward_thread(long i, const T* __restrict__ x, const float* __restrict__ alpha, const float* __restrict__ beta,
+                              const float* __restrict__ a, const float* __restrict__ bb, const float* __restrict__ v0,
+                              const float* __restrict__ w0, T* __restrict__ s, float* __restrict__ v_out,
+                              float* __restrict__ w_out, float theta, int steps, long n, int neurons) {
+    if (i >= n || steps <= 0) return;
+    const int j = static_cast<int>(i % neurons);
+    const float al = alpha[j], be = beta[j], ca = a[j], cb = bb[j];
+    float v = v0[i], w = w0[i];
+    float next = load(x, i);
+    for (int t = 0; t < steps; ++t) {
+        const float xt = next;
+        if (t + 1 < steps) next = load(x, static_cast<long>(t + 1) * n + i);
+        store(s, static_cast<long>(t) * n + i, adlif_step(xt, v, w, al, be, ca, cb, theta));
+    }
+    v_out[i] = v;
+    w_out[i] = w;
+}
+
+// GLIF: params is [7, N] (α_g, β_g, γ_g, τ, leak, reVth, V_th), c is [T_max, N]; start = T0.
+template <typename T>
+NSB_HD void glif_forward_thread(long i, const T* __restrict__ x, const float* __restrict__ params, const float* __restrict__ c,
+                             const float* __restrict__ u0, T* __restrict__ s, float* __restrict__ u_out, int start,
+                             int steps, long n, int neurons) {
+    if (i >= n || steps <= 0) return;
+    const int j = static_cast<int>(i % neurons);
+    GlifParams p;
+    p.alpha_g = params[0 * neurons + j];
+    p.beta_g = params[1 * neurons + j];
+    p.gamma_g = params[2 * neurons + j];
+    p.tau = params[3 * neurons + j];
+    p.leak = params[4 * neurons + j];
+    p.re_vth = params[5 * neurons + j];
+    p.v_th = params[6 * neurons + j];
+    float u = u0[i];
+    for (int t = 0; t < steps; ++t) {
+        const float xt = load(x, static_cast<long>(t) * n + i);
+        store(s, static_cast<long>(t) * n + i, glif_step(xt, u, p, c[static_cast<long>(start + t) * neurons + j]));
+    }
+    u_out[i] = u;
+}
+
+}  // namespace nsb

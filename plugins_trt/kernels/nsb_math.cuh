@@ -1,0 +1,91 @@
+// The arithmetic every nsb kernel shares, for the GPU and for the CPU build that CI tests.
+//
+// Rounding is explicit (__fmul_rn / __fadd_rn on the device) so that nvcc does not contract
+// a*b + c into one FMA: the PyTorch reference rounds after every operation, and spikes agree with
+// it bit for bit only if the kernels round the same way.
+#pragma once
+
+#include <math.h>
+
+#if defined(__CUDACC__)
+#define NSB_HD __host__ __device__ __forceinline__
+#else
+#define NSB_HD inline
+#endif
+
+namespace nsb {
+
+NSB_HD float mul(float a, float b) {
+#if defined(__CUDA_ARCH__)
+    return __fmul_rn(a, b);
+#else
+    return a * b;
+#endif
+}
+
+NSB_HD float add(float a, float b) {
+#if defined(__CUDA_ARCH__)
+    return __fadd_rn(a, b);
+#else
+    return a + b;
+#endif
+}
+
+NSB_HD float sub(float a, float b) {
+#if defined(__CUDA_ARCH__)
+    return __fsub_rn(a, b);
+#else
+    return a - b;
+#endif
+}
+
+// Strict Heaviside: a spike needs the membrane strictly above threshold (the seed's convention).
+NSB_HD float fire(float u) { return u > 0.0f ? 1.0f : 0.0f; }
+
+// Surrogate derivatives, ids as in nsb/surrogate.py's registry order; alpha is the one width.
+enum Surrogate : int {
+    kRectangle = 0,
+    kTriangle = 1,
+    kSigmoid = 2,
+    kMultiGauss = 3,
+    kAtan = 4,
+    kFastSigmoid = 5,
+};
+
+NSB_HD float gauss(float u, float mu, float sigma) {
+    const float d = u - mu;
+    return expf(-(d * d) / (2.0f * sigma * sigma)) / (2.5066282746310002f * sigma);
+}
+
+NSB_HD float surrogate_grad(int id, float alpha, float u) {
+    switch (id) {
+    case kRectangle:
+        return fabsf(u) < alpha / 2.0f ? 1.0f : 0.0f;
+    case kTriangle: {
+        const float r = alpha - fabsf(u);
+        return r > 0.0f ? r / (alpha * alpha) : 0.0f;
+    }
+    case kSigmoid: {
+        const float k = alpha / 4.0f;
+        const float s = 1.0f / (1.0f + expf(-u / k));
+        return s * (1.0f - s) / k;
+    }
+    case kMultiGauss: {
+        const float sg = alpha / 2.0f;
+        return (1.15f * gauss(u, 0.0f, sg) - 0.15f * gauss(u, sg, 6.0f * sg) - 0.15f * gauss(u, -sg, 6.0f * sg)) * sg;
+    }
+    case kAtan: {
+        const float k = 2.0f / alpha;
+        const float z = 0.6366197723675814f * k * u;  // (2/pi)·k·u
+        return k / (2.0f * (1.0f + z * z));
+    }
+    case kFastSigmoid: {
+        const float d = 1.0f + fabsf(u) / alpha;
+        return 1.0f / (d * d);
+    }
+    default:
+        return 0.0f;
+    }
+}
+
+}  // namespace nsb

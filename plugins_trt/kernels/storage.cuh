@@ -1,0 +1,29 @@
+// Tensor storage types: fp32, fp16 and bf16 inputs/outputs; membranes always stay fp32 in registers.
+#pragma once
+
+#include "nsb_math.cuh"
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#include <cuda_fp16.h>
+#include <cuda_bf16.h>
+#endif
+
+namespace nsb {
+
+template <typename T>
+NSB_HD float load(const T* p, long i) { return static_cast<float>(p[i]); }
+template <typename T>
+NSB_HD void store(T* p, long i, float v) { p[i] = static_cast<T>(v); }
+
+#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+template <>
+NSB_HD float load<__half>(const __half* p, long i) { return __half2float(p[i]); }
+template <>
+NSB_HD void store<__half>(__half* p, long i, float v) { p[i] = __float2half_rn(v); }
+template <>
+NSB_HD float load<__nv_bfloat16>(const __nv_bfloat16* p, long i) { return __bfloat162float(p[i]); }
+template <>
+NSB_HD void store<__nv_bfloat16>(__nv_bfloat16* p, long i, float v) { p[i] = __float2bfloat16_rn(v); }
+#endif
+
+}  // namespace nsb

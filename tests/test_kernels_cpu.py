@@ -1,0 +1,112 @@
+"""The CUDA kernel bodies (plugins_trt/kernels), built for the CPU, against the PyTorch neurons:
+spikes exactly, states and input gradients to 1e-5, for every reset mode and surrogate."""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from nsb.neurons import GradPolicy, build_neuron
+from nsb.surrogate import build_surrogate
+
+pytestmark = pytest.mark.skipif(not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
+                                reason="no C++ compiler to build the CPU kernels")
+
+cpu = pytest.importorskip("nsb.kernels.cpu")
+SURROGATES = ["rectangle", "triangle", "sigmoid", "multigauss", "atan", "fast_sigmoid"]
+N, B, T = 12, 3, 37  # T not a multiple of the 16-step backward segment
+
+
+def inputs(seed=0, steps=T):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(steps, B, N, generator=g) * 0.9 - 0.15
+
+
+@pytest.mark.parametrize("name", SURROGATES)
+def test_surrogate_derivatives_match(name):
+    for alpha in (0.5, 1.0, 2.0):
+        sur = build_surrogate(name, alpha)
+        u = torch.linspace(-2, 2, 81)
+        want = sur.grad(u).numpy()
+        got = np.array([cpu.surrogate_grad(name, alpha, float(v)) for v in u])
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("reset,surrogate,detach", list(itertools.product(
+    ["hard", "soft", "none"], SURROGATES, [False, True])))
+def test_lif_forward_and_backward(reset, surrogate, detach):
+    params = {"decay": 0.8, "threshold": 0.5, "v_reset": -0.1 if reset == "hard" else 0.0, "reset": reset,
+              "input_gain": 0.9}
+    if reset == "none":
+        params.update(decay=0.5, threshold=0.9)
+    neuron = build_neuron("lif", N, surrogate=surrogate, alpha=1.0, **params)
+    neuron.policy = GradPolicy(detach_reset=detach)
+    x = inputs().requires_grad_(True)
+    v0 = (torch.rand(B, N) * 0.3).requires_grad_(True)
+    s, (v_t,) = neuron(x, (v0,))
+    assert 0.02 < float(s.mean()) < 0.9
+    g = torch.Generator().manual_seed(5)
+    gs, gv = torch.randn(T, B, N, generator=g), torch.randn(B, N, generator=g)
+    (s * gs).sum().backward(retain_graph=True)
+    (v_t * gv).sum().backward()
+
+    kw = dict(decay=params["decay"], input_gain=params["input_gain"], v_threshold=params["threshold"],
+              v_reset=params["v_reset"], reset_mode=reset)
+    s_k, v_k, ckpt = cpu.lif_forward(x.detach().numpy(), v0.detach().numpy(), **kw)
+    np.testing.assert_array_equal(s_k, s.detach().numpy())
+    np.testing.assert_allclose(v_k, v_t.detach().numpy(), rtol=1e-5, atol=1e-6)
+    gx, gv0 = cpu.lif_backward(x.detach().numpy(), gs.numpy(), gv.numpy(), ckpt, surrogate=surrogate, alpha=1.0,
+                               detach_reset=detach, **kw)
+    np.testing.assert_allclose(gx, x.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(gv0, v0.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def folded(neuron):
+    return [p.detach().numpy() for p in neuron.export_op().params]
+
+
+def test_alif_forward():
+    torch.manual_seed(0)
+    neuron = build_neuron("alif", N, threshold=0.3)
+    x = inputs(1)
+    with torch.no_grad():
+        s, (v, b) = neuron(x)
+    alpha, rho = folded(neuron)
+    v0, b0 = (t.numpy() for t in neuron.initial_state(x[0]))
+    s_k, v_k, b_k = cpu.alif_forward(x.numpy(), alpha, rho, v0, b0, v_threshold=0.3, beta=neuron.beta)
+    assert 0.02 < s.mean() < 0.9
+    np.testing.assert_array_equal(s_k, s.numpy())
+    np.testing.assert_allclose(v_k, v.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(b_k, b.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_adlif_forward():
+    torch.manual_seed(0)
+    neuron = build_neuron("adlif", N, threshold=0.05, input_norm=False)
+    x = inputs(2)
+    with torch.no_grad():
+        s, (v, w) = neuron(x)
+    zeros = np.zeros((B, N), np.float32)
+    s_k, v_k, w_k = cpu.adlif_forward(x.numpy(), *folded(neuron), zeros, zeros, v_threshold=0.05)
+    assert 0.02 < s.mean() < 0.9
+    np.testing.assert_array_equal(s_k, s.numpy())
+    np.testing.assert_allclose(v_k, v.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w_k, w.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_glif_forward_from_a_chunk_offset():
+    torch.manual_seed(0)
+    neuron = build_neuron("glif", N, threshold=0.3, time_steps=60)
+    x = inputs(3, steps=50)
+    with torch.no_grad():
+        first, state = neuron(x[:20])
+        s, (u, t) = neuron(x[20:], state)
+    params = folded(neuron)
+    s_k, u_k, t_k = cpu.glif_forward(x[20:].numpy(), *params, state[0].numpy(), 20)
+    assert 0.02 < s.mean() < 0.9 and int(t) == 50 and t_k == 50
+    np.testing.assert_array_equal(s_k, s.numpy())
+    np.testing.assert_allclose(u_k, u.numpy(), rtol=1e-5, atol=1e-6)
