@@ -21,13 +21,15 @@ from typing import Literal
 
 from torch import Tensor
 
-from nsb.errors import ConfigError
+from nsb.errors import ConfigError, NsbError
 import torch
 
 from nsb.neurons.base import ExportOp, Neuron, State
 from nsb.surrogate import Fire
 
 ResetMode = Literal["hard", "soft", "none"]
+Backend = Literal["auto", "torch", "cuda"]
+BACKENDS = ("auto", "torch", "cuda")
 RESET_MODES = ("hard", "soft", "none")
 
 
@@ -59,8 +61,11 @@ class LIF(Neuron):
 
     def __init__(self, size: int, *, decay: float = 0.2, threshold: float = 0.3, v_reset: float = 0.0,
                  reset: ResetMode = "hard", input_gain: float = 1.0, surrogate: str = "rectangle",
-                 alpha: float = 1.0, recurrent: bool = False) -> None:
+                 alpha: float = 1.0, recurrent: bool = False, backend: Backend = "auto") -> None:
         super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent)
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown neuron backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
+        self.backend = backend
         if not 0.0 <= decay <= 1.0:
             raise ConfigError(f"LIF decay must be in [0, 1], got {decay}")
         self.decay = float(decay)
@@ -77,6 +82,45 @@ class LIF(Neuron):
     def trace_decay(self) -> Tensor | float:
         leak = self.leak
         return leak.detach() if isinstance(leak, Tensor) else leak
+
+    def fused_unsupported(self, x: Tensor) -> str | None:
+        """Why the fused CUDA kernel cannot run this call (None when it can)."""
+        from nsb.kernels import SURROGATE_IDS
+
+        p = self.policy
+        if not x.is_cuda:
+            return "the input is not on a CUDA device"
+        if isinstance(self.leak, Tensor):
+            return "the decay is learned (PLIF)"
+        if self.recurrent is not None:
+            return "the layer is recurrent"
+        if not p.temporal or p.detach_state or p.truncate:
+            return "the learning rule cuts the membrane's gradient (only STBP and reset detachment are fused)"
+        if self.surrogate.name not in SURROGATE_IDS or self.surrogate.sequence_fire(x.shape[1:], x) is not self.surrogate:
+            return f"the surrogate '{self.surrogate.name}' has no kernel"
+        if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            return f"the dtype {x.dtype} has no kernel"
+        return None
+
+    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        if self.backend != "torch":
+            reason = self.fused_unsupported(x)
+            if reason is None:
+                return self._forward_fused(x, state)
+            if self.backend == "cuda":
+                raise NsbError(f"neuron.backend = 'cuda' but the fused kernel cannot run here: {reason}; "
+                               "set neuron.backend = 'auto' to fall back to the PyTorch loop")
+        return super().forward(x, state)
+
+    def _forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        from nsb.kernels.lif import fused_lif
+
+        self.check_input(x)
+        v0 = torch.zeros_like(x[0]) if state is None else state[0]
+        attrs = {"decay": float(self.leak), "input_gain": self.input_gain, "v_threshold": self.threshold,
+                 "v_reset": self.v_reset, "reset_mode": self.reset}
+        s, v = fused_lif(x, v0, attrs, self.surrogate.name, float(self.surrogate.alpha), self.policy.detach_reset)
+        return s, (v.to(x.dtype),)
 
     def step(self, x: Tensor, state: State, fire: Fire) -> tuple[Tensor, State]:
         s, v = lif_step(x, state[0], decay=self.leak, input_gain=self.input_gain, threshold=self.threshold,

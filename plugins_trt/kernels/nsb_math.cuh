@@ -5,7 +5,9 @@
 // it bit for bit only if the kernels round the same way.
 #pragma once
 
+#if !defined(__CUDACC_RTC__)  // NVRTC has the math functions built in and no math.h
 #include <math.h>
+#endif
 
 #if defined(__CUDACC__)
 #define NSB_HD __host__ __device__ __forceinline__

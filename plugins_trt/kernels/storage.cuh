@@ -3,7 +3,8 @@
 
 #include "nsb_math.cuh"
 
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#if (defined(__CUDACC__) || defined(__CUDACC_RTC__)) && !defined(NSB_NO_HALF)
+#define NSB_HALF 1
 #include <cuda_fp16.h>
 #include <cuda_bf16.h>
 #endif
@@ -15,7 +16,7 @@ NSB_HD float load(const T* p, long i) { return static_cast<float>(p[i]); }
 template <typename T>
 NSB_HD void store(T* p, long i, float v) { p[i] = static_cast<T>(v); }
 
-#if defined(__CUDACC__) || defined(__CUDACC_RTC__)
+#if defined(NSB_HALF)
 template <>
 NSB_HD float load<__half>(const __half* p, long i) { return __half2float(p[i]); }
 template <>

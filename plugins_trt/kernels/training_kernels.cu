@@ -18,5 +18,7 @@
     }
 
 NSB_LIF_KERNELS(f32, float)
+#if defined(NSB_HALF)
 NSB_LIF_KERNELS(f16, __half)
 NSB_LIF_KERNELS(bf16, __nv_bfloat16)
+#endif
