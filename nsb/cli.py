@@ -19,6 +19,9 @@ app = typer.Typer(
 )
 data_app = typer.Typer(help="Data sets: download the real ones (needs a network).", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+plugins_app = typer.Typer(help="TensorRT plugins for the nsb ops: build and check libnsb_trt_plugins.so.",
+                          no_args_is_help=True)
+app.add_typer(plugins_app, name="plugins")
 
 console = Console(stderr=False)
 
@@ -249,6 +252,17 @@ def eval_cmd(
         raise typer.Exit(1)
 
 
+@app.command(add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def fscil(ctx: typer.Context) -> None:
+    """Keyword few-shot class-incremental learning (NeuroBench); nsb fscil --help lists its options."""
+    _require_torch("fscil")
+    from nsb.fscil.__main__ import main as fscil_main
+
+    code = fscil_main(list(ctx.args))
+    if code:
+        raise typer.Exit(code)
+
+
 def _show_run_metrics(run_dir: Path) -> None:
     """Print ``neurobench.json`` of a run, computing it first from the checkpoint when it is missing."""
     import json
@@ -278,6 +292,26 @@ def _show_run_metrics(run_dir: Path) -> None:
     for k, v in rows(results):
         table.add_row(k, v)
     console.print(table)
+
+
+@plugins_app.command("build")
+def plugins_build(
+    tensorrt: Optional[Path] = typer.Option(None, help="TensorRT install or its include folder (NvInferRuntime.h)."),
+    out: Path = typer.Option(Path("build/trt"), help="Build folder."),
+    arch: list[int] = typer.Option([87, 90], help="CUDA architectures, e.g. --arch 87 (Orin) --arch 90 (H100)."),
+    check: bool = typer.Option(True, help="Run the harness on the built library."),
+    gpu: bool = typer.Option(False, help="Also run enqueue on the GPU in the harness."),
+) -> None:
+    """Build libnsb_trt_plugins.so with CMake and test it through getCreators (no TensorRT runtime needed)."""
+    from nsb.kernels.plugins import build, run_harness
+
+    with console.status("building the TensorRT plugins"):
+        library = build(tensorrt, out, tuple(arch))
+    console.print(f"built {library}")
+    if check:
+        report = run_harness(library, gpu)
+        console.print(report.strip().splitlines()[-1])
+    console.print(f"load it with trtexec --dynamicPlugins={library} or IPluginRegistry::loadLibrary")
 
 
 def main() -> None:

@@ -65,7 +65,7 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.nsb_lif_backward.argtypes = [_F, _F, _F, _F, _F, _F, _fl, _fl, _fl, _fl, _i, _i, _l, _i, _fl, _i]
     lib.nsb_alif_forward.argtypes = [_F] * 8 + [_fl, _fl, _i, _l, _i]
     lib.nsb_adlif_forward.argtypes = [_F] * 10 + [_fl, _i, _l, _i]
-    lib.nsb_glif_forward.argtypes = [_F] * 6 + [_i, _i, _l, _i]
+    lib.nsb_glif_forward.argtypes = [_F, _F, _F, _i, _F, _F, _F, _F, _F, _i, _l, _i]
     lib.nsb_surrogate_grad.argtypes = [_i, _fl, _fl]
     lib.nsb_surrogate_grad.restype = _fl
 
@@ -129,9 +129,12 @@ def glif_forward(x, alpha_g, beta_g, gamma_g, tau, leak, re_vth, v_th, c, u0, t0
     x = _f32(x)
     steps, n, neurons = x.shape[0], int(np.prod(x.shape[1:])), x.shape[-1]
     params = _f32(np.stack([alpha_g, beta_g, gamma_g, tau, leak, re_vth, v_th]))
-    s, u = np.empty_like(x), np.empty(n, np.float32)
-    library().nsb_glif_forward(_p(x), _p(params), _p(_f32(c)), _p(_f32(u0)), _p(s), _p(u), int(t0), steps, n, neurons)
-    return s, u.reshape(x.shape[1:]), np.float32(t0) + steps
+    s, u, t_out = np.empty_like(x), np.empty(n, np.float32), np.empty(1, np.float32)
+    c = _f32(c)
+    start = np.array([t0], np.float32)
+    library().nsb_glif_forward(_p(x), _p(params), _p(c), c.shape[0], _p(_f32(u0)), _p(start), _p(s), _p(u), _p(t_out),
+                               steps, n, neurons)
+    return s, u.reshape(x.shape[1:]), t_out[0]
 
 
 def surrogate_grad(name: str, alpha: float, u: float) -> float:

@@ -35,10 +35,12 @@ void nsb_adlif_forward(const float* x, const float* alpha, const float* beta, co
         nsb::adlif_forward_thread<float>(i, x, alpha, beta, a, b, v0, w0, s, v_out, w_out, theta, steps, n, neurons);
 }
 
-void nsb_glif_forward(const float* x, const float* params, const float* c, const float* u0, float* s, float* u_out,
-                      int start, int steps, long n, int neurons) {
+void nsb_glif_forward(const float* x, const float* params, const float* c, int c_rows, const float* u0,
+                      const float* t0, float* s, float* u_out, float* t_out, int steps, long n, int neurons) {
+    nsb::GlifPointers p;
+    for (int k = 0; k < 7; ++k) p.p[k] = params + static_cast<long>(k) * neurons;
     for (long i = 0; i < n; ++i)
-        nsb::glif_forward_thread<float>(i, x, params, c, u0, s, u_out, start, steps, n, neurons);
+        nsb::glif_forward_thread<float>(i, x, p, c, c_rows, u0, t0, s, u_out, t_out, steps, n, neurons);
 }
 
 float nsb_surrogate_grad(int id, float alpha, float u) { return nsb::surrogate_grad(id, alpha, u); }

@@ -152,21 +152,35 @@ NSB_HD void adlif_forward_thread(long i, const T* __restrict__ x, const float* _
     w_out[i] = w;
 }
 
-// GLIF: params is [7, N] (α_g, β_g, γ_g, τ, leak, reVth, V_th), c is [T_max, N]; start = T0.
+// GLIF: seven per-neuron parameter vectors (α_g, β_g, γ_g, τ, leak, reVth, V_th), the conductance
+// c [c_rows, N] and the chunk's first step index t0 (a device scalar, so no host sync is needed).
+// A chunk that runs past the conductance's rows has no defined result: its membranes become NaN.
+struct GlifPointers {
+    const float* p[7];
+};
+
 template <typename T>
-NSB_HD void glif_forward_thread(long i, const T* __restrict__ x, const float* __restrict__ params, const float* __restrict__ c,
-                             const float* __restrict__ u0, T* __restrict__ s, float* __restrict__ u_out, int start,
-                             int steps, long n, int neurons) {
-    if (i >= n || steps <= 0) return;
+NSB_HD void glif_forward_thread(long i, const T* __restrict__ x, GlifPointers params, const float* __restrict__ c,
+                                int c_rows, const float* __restrict__ u0, const float* __restrict__ t0,
+                                T* __restrict__ s, float* __restrict__ u_out, float* __restrict__ t_out, int steps,
+                                long n, int neurons) {
+    if (i >= n) return;
+    const int start = static_cast<int>(t0[0]);
+    if (i == 0 && t_out != nullptr) t_out[0] = t0[0] + static_cast<float>(steps);
+    if (start < 0 || start + steps > c_rows) {
+        for (int t = 0; t < steps; ++t) store(s, static_cast<long>(t) * n + i, 0.0f);
+        u_out[i] = NAN;
+        return;
+    }
     const int j = static_cast<int>(i % neurons);
     GlifParams p;
-    p.alpha_g = params[0 * neurons + j];
-    p.beta_g = params[1 * neurons + j];
-    p.gamma_g = params[2 * neurons + j];
-    p.tau = params[3 * neurons + j];
-    p.leak = params[4 * neurons + j];
-    p.re_vth = params[5 * neurons + j];
-    p.v_th = params[6 * neurons + j];
+    p.alpha_g = params.p[0][j];
+    p.beta_g = params.p[1][j];
+    p.gamma_g = params.p[2][j];
+    p.tau = params.p[3][j];
+    p.leak = params.p[4][j];
+    p.re_vth = params.p[5][j];
+    p.v_th = params.p[6][j];
     float u = u0[i];
     for (int t = 0; t < steps; ++t) {
         const float xt = load(x, static_cast<long>(t) * n + i);
