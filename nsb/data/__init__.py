@@ -26,6 +26,8 @@ DATASETS: dict[str, str] = {
     "shd": "nsb.data.shd",
     "ssc": "nsb.data.ssc",
     "dvs_gesture": "nsb.data.dvs_gesture",
+    "mswc": "nsb.data.mswc",
+    "keywords_synthetic": "nsb.data.keywords_synthetic",
 }
 
 

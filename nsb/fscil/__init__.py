@@ -1,0 +1,10 @@
+"""Keyword few-shot class-incremental learning (NeuroBench's MSWC FSCIL task), see docs/fscil.md.
+
+MFCC front end (:mod:`.mfcc`), NeuroBench's M5 and a spiking M5 (:mod:`.m5`), the prototypical
+readout (:mod:`.prototypes`), the session protocol (:mod:`.protocol`), the accuracy plot
+(:mod:`.plots`); ``python -m nsb.fscil`` runs it end to end. Imports torch.
+"""
+
+from nsb.fscil.protocol import FSCILConfig, run_fscil
+
+__all__ = ["FSCILConfig", "run_fscil"]
