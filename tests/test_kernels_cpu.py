@@ -77,7 +77,7 @@ def test_alif_forward():
         s, (v, b) = neuron(x)
     alpha, rho = folded(neuron)
     v0, b0 = (t.numpy() for t in neuron.initial_state(x[0]))
-    s_k, v_k, b_k = cpu.alif_forward(x.numpy(), alpha, rho, v0, b0, v_threshold=0.3, beta=neuron.beta)
+    s_k, v_k, b_k, _ = cpu.alif_forward(x.numpy(), alpha, rho, v0, b0, v_threshold=0.3, beta=neuron.beta)
     assert 0.02 < s.mean() < 0.9
     np.testing.assert_array_equal(s_k, s.numpy())
     np.testing.assert_allclose(v_k, v.numpy(), rtol=1e-5, atol=1e-6)
@@ -91,7 +91,7 @@ def test_adlif_forward():
     with torch.no_grad():
         s, (v, w) = neuron(x)
     zeros = np.zeros((B, N), np.float32)
-    s_k, v_k, w_k = cpu.adlif_forward(x.numpy(), *folded(neuron), zeros, zeros, v_threshold=0.05)
+    s_k, v_k, w_k, _ = cpu.adlif_forward(x.numpy(), *folded(neuron), zeros, zeros, v_threshold=0.05)
     assert 0.02 < s.mean() < 0.9
     np.testing.assert_array_equal(s_k, s.numpy())
     np.testing.assert_allclose(v_k, v.numpy(), rtol=1e-5, atol=1e-6)
@@ -106,7 +106,118 @@ def test_glif_forward_from_a_chunk_offset():
         first, state = neuron(x[:20])
         s, (u, t) = neuron(x[20:], state)
     params = folded(neuron)
-    s_k, u_k, t_k = cpu.glif_forward(x[20:].numpy(), *params, state[0].numpy(), 20)
+    s_k, u_k, t_k, _ = cpu.glif_forward(x[20:].numpy(), *params, state[0].numpy(), 20)
     assert 0.02 < s.mean() < 0.9 and int(t) == 50 and t_k == 50
     np.testing.assert_array_equal(s_k, s.numpy())
     np.testing.assert_allclose(u_k, u.numpy(), rtol=1e-5, atol=1e-6)
+
+
+# --- backward of the adaptive neurons against autograd through their PyTorch step functions ---
+
+def _leaf(t):
+    return t.detach().clone().requires_grad_(True)
+
+
+def _close(got, want, what):
+    np.testing.assert_allclose(got, want.detach().numpy(), rtol=2e-5, atol=2e-5, err_msg=what)
+
+
+@pytest.mark.parametrize("surrogate,detach", [("rectangle", False), ("triangle", False), ("sigmoid", True),
+                                              ("atan", False)])
+def test_alif_backward(surrogate, detach):
+    from nsb.neurons.alif import alif_step
+
+    torch.manual_seed(1)
+    fire = build_surrogate(surrogate, 1.0)
+    x = _leaf(inputs(4))
+    alpha, rho = _leaf(torch.rand(N) * 0.2 + 0.75), _leaf(torch.rand(N) * 0.1 + 0.88)
+    v0, b0 = _leaf(torch.rand(B, N) * 0.2), _leaf(torch.full((B, N), 0.01))
+    v, b, spikes = v0, b0, []
+    for t in range(T):
+        s, v, b = alif_step(x[t], v, b, alpha=alpha, rho=rho, threshold=0.3, beta=1.8, fire=fire, detach_reset=detach)
+        spikes.append(s)
+    s = torch.stack(spikes)
+    assert 0.02 < float(s.mean()) < 0.9
+    g = torch.Generator().manual_seed(9)
+    gs, gv, gb = torch.randn(T, B, N, generator=g), torch.randn(B, N, generator=g), torch.randn(B, N, generator=g)
+    ((s * gs).sum() + (v * gv).sum() + (b * gb).sum()).backward()
+
+    arrays = [t.detach().numpy() for t in (x, alpha, rho, v0, b0)]
+    s_k, v_k, b_k, ckpts = cpu.alif_forward(*arrays, v_threshold=0.3, beta=1.8)
+    np.testing.assert_array_equal(s_k, s.detach().numpy())
+    gx, gv0, gb0, ga, gr = cpu.alif_backward(arrays[0], gs.numpy(), gv.numpy(), gb.numpy(), ckpts, arrays[1], arrays[2],
+                                             v_threshold=0.3, beta=1.8, surrogate=surrogate, alpha_sg=1.0,
+                                             detach_reset=detach)
+    _close(gx, x.grad, "x")
+    _close(gv0, v0.grad, "v0")
+    _close(gb0, b0.grad, "b0")
+    _close(ga.sum(0), alpha.grad, "alpha")
+    _close(gr.sum(0), rho.grad, "rho")
+
+
+@pytest.mark.parametrize("surrogate,detach", [("rectangle", False), ("multigauss", False), ("fast_sigmoid", True)])
+def test_adlif_backward(surrogate, detach):
+    from nsb.neurons.adlif import adlif_step
+
+    torch.manual_seed(2)
+    fire = build_surrogate(surrogate, 1.0)
+    x = _leaf(inputs(5))
+    alpha, beta = _leaf(torch.rand(N) * 0.15 + 0.8), _leaf(torch.rand(N) * 0.03 + 0.96)
+    a, b = _leaf(torch.rand(N) * 2 - 1), _leaf(torch.rand(N) * 2)
+    v0, w0 = _leaf(torch.rand(B, N) * 0.1), _leaf(torch.zeros(B, N))
+    v, w, spikes = v0, w0, []
+    for t in range(T):
+        s, v, w = adlif_step(x[t], v, w, alpha=alpha, beta=beta, a=a, b=b, threshold=0.05, fire=fire,
+                             detach_reset=detach)
+        spikes.append(s)
+    s = torch.stack(spikes)
+    assert 0.02 < float(s.mean()) < 0.9
+    g = torch.Generator().manual_seed(9)
+    gs, gv, gw = torch.randn(T, B, N, generator=g), torch.randn(B, N, generator=g), torch.randn(B, N, generator=g)
+    ((s * gs).sum() + (v * gv).sum() + (w * gw).sum()).backward()
+
+    arrays = [t.detach().numpy() for t in (x, alpha, beta, a, b, v0, w0)]
+    s_k, _, _, ckpts = cpu.adlif_forward(*arrays, v_threshold=0.05)
+    np.testing.assert_array_equal(s_k, s.detach().numpy())
+    gx, gv0, gw0, gp = cpu.adlif_backward(arrays[0], gs.numpy(), gv.numpy(), gw.numpy(), ckpts, *arrays[1:5],
+                                          v_threshold=0.05, surrogate=surrogate, alpha_sg=1.0, detach_reset=detach)
+    _close(gx, x.grad, "x")
+    _close(gv0, v0.grad, "v0")
+    _close(gw0, w0.grad, "w0")
+    for k, (name, leaf) in enumerate(zip("alpha beta a b".split(), (alpha, beta, a, b))):
+        _close(gp[k].sum(0), leaf.grad, name)
+
+
+@pytest.mark.parametrize("surrogate,detach", [("rectangle", False), ("sigmoid", False), ("triangle", True)])
+def test_glif_backward(surrogate, detach):
+    from nsb.neurons.glif import glif_step
+
+    torch.manual_seed(3)
+    fire = build_surrogate(surrogate, 1.0)
+    start, rows = 5, T + 10
+    x = _leaf(inputs(6))
+    names = ["alpha_g", "beta_g", "gamma_g", "tau", "leak", "re_vth", "v_th"]
+    init = [0.65, 0.35, 0.65, 0.25, 0.0625, 0.3, 0.3]
+    params = [_leaf(torch.full((N,), v) + 0.05 * torch.rand(N)) for v in init]
+    c = _leaf(torch.rand(rows, N) * 0.5 + 0.25)
+    u0 = _leaf(torch.rand(B, N) * 0.2)
+    u, spikes = u0, []
+    for t in range(T):
+        s, u = glif_step(x[t], u, **dict(zip(names, params)), c=c[start + t], fire=fire, detach_reset=detach)
+        spikes.append(s)
+    s = torch.stack(spikes)
+    assert 0.02 < float(s.mean()) < 0.9
+    g = torch.Generator().manual_seed(9)
+    gs, gu = torch.randn(T, B, N, generator=g), torch.randn(B, N, generator=g)
+    ((s * gs).sum() + (u * gu).sum()).backward()
+
+    p_np = [p.detach().numpy() for p in params]
+    s_k, _, _, ckpt = cpu.glif_forward(x.detach().numpy(), *p_np, c.detach().numpy(), u0.detach().numpy(), start)
+    np.testing.assert_array_equal(s_k, s.detach().numpy())
+    gx, gu0, gp, gc = cpu.glif_backward(x.detach().numpy(), gs.numpy(), gu.numpy(), ckpt, p_np, c.detach().numpy(),
+                                        start, surrogate=surrogate, alpha_sg=1.0, detach_reset=detach)
+    _close(gx, x.grad, "x")
+    _close(gu0, u0.grad, "u0")
+    for k, name in enumerate(names):
+        _close(gp[k].sum(0), params[k].grad, name)
+    _close(gc.sum(1), c.grad[start:start + T], "c")

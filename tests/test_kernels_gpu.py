@@ -56,3 +56,37 @@ def test_half_storage_keeps_fp32_membranes(dtype):
         s_ref, _ = ref(x.to(dtype).float())  # the same rounded inputs, fp32 membranes
     assert s_half.dtype == dtype
     assert (s_half.float() == s_ref).float().mean() > 0.999
+
+
+ADAPTIVE = {
+    "alif": dict(threshold=0.3),
+    "adlif": dict(threshold=0.05, input_norm=False),
+    "glif": dict(threshold=0.3, time_steps=120),
+}
+
+
+@pytest.mark.parametrize("name", ADAPTIVE)
+@pytest.mark.parametrize("surrogate,detach", [("rectangle", False), ("sigmoid", True), ("atan", False)])
+def test_fused_adaptive_neurons_equal_reference(name, surrogate, detach):
+    torch.manual_seed(0)
+    T, B, N = 100, 8, 64
+    fused = build_neuron(name, N, backend="cuda", surrogate=surrogate, **ADAPTIVE[name]).cuda()
+    ref = build_neuron(name, N, backend="torch", surrogate=surrogate, **ADAPTIVE[name]).cuda()
+    ref.load_state_dict(fused.state_dict())
+    for n in (fused, ref):
+        n.policy = GradPolicy(detach_reset=detach)
+    x = (torch.rand(T, B, N) * 0.9 - 0.15).cuda()
+    g = torch.Generator().manual_seed(1)
+    gs = torch.randn(T, B, N, generator=g).cuda()
+    results = []
+    for neuron in (fused, ref):
+        neuron.zero_grad()
+        xi = x.clone().requires_grad_(True)
+        s, state = neuron(xi)
+        ((s * gs).sum() + sum(t.float().sum() for t in state if t.is_floating_point())).backward()
+        results.append((s.detach(), xi.grad, {k: p.grad.clone() for k, p in neuron.named_parameters()}))
+    (s1, gx1, gp1), (s2, gx2, gp2) = results
+    assert torch.equal(s1, s2)
+    torch.testing.assert_close(gx1, gx2, rtol=1e-4, atol=1e-5)
+    for key in gp2:
+        torch.testing.assert_close(gp1[key], gp2[key], rtol=1e-4, atol=1e-4, msg=key)

@@ -63,9 +63,12 @@ _fl, _i, _l = ctypes.c_float, ctypes.c_int, ctypes.c_long
 def _declare(lib: ctypes.CDLL) -> None:
     lib.nsb_lif_forward.argtypes = [_F, _F, _F, _F, _F, _fl, _fl, _fl, _fl, _i, _i, _l]
     lib.nsb_lif_backward.argtypes = [_F, _F, _F, _F, _F, _F, _fl, _fl, _fl, _fl, _i, _i, _l, _i, _fl, _i]
-    lib.nsb_alif_forward.argtypes = [_F] * 8 + [_fl, _fl, _i, _l, _i]
-    lib.nsb_adlif_forward.argtypes = [_F] * 10 + [_fl, _i, _l, _i]
-    lib.nsb_glif_forward.argtypes = [_F, _F, _F, _i, _F, _F, _F, _F, _F, _i, _l, _i]
+    lib.nsb_alif_forward.argtypes = [_F] * 10 + [_fl, _fl, _i, _l, _i]
+    lib.nsb_alif_backward.argtypes = [_F] * 13 + [_fl, _fl, _i, _l, _i, _i, _fl, _i]
+    lib.nsb_adlif_forward.argtypes = [_F] * 12 + [_fl, _i, _l, _i]
+    lib.nsb_adlif_backward.argtypes = [_F] * 14 + [_fl, _i, _l, _i, _i, _fl, _i]
+    lib.nsb_glif_forward.argtypes = [_F, _F, _F, _i, _F, _F, _F, _F, _F, _F, _i, _l, _i]
+    lib.nsb_glif_backward.argtypes = [_F] * 6 + [_i] + [_F] * 4 + [_i, _l, _i, _i, _fl, _i]
     lib.nsb_surrogate_grad.argtypes = [_i, _fl, _fl]
     lib.nsb_surrogate_grad.restype = _fl
 
@@ -107,34 +110,82 @@ def lif_backward(x, grad_s, grad_v_out, checkpoints, *, decay, input_gain, v_thr
     return grad_x, grad_v0.reshape(grad_v_out.shape)
 
 
+def _ckpt(steps: int, n: int) -> np.ndarray:
+    return np.empty(((steps + SEGMENT - 1) // SEGMENT, n), np.float32)
+
+
 def alif_forward(x, alpha, rho, v0, b0, *, v_threshold, beta):
+    """(spikes, v_T, b_T, (checkpoints of v, of b))."""
     x = _f32(x)
     steps, n, neurons = x.shape[0], int(np.prod(x.shape[1:])), x.shape[-1]
     s, v, b = np.empty_like(x), np.empty(n, np.float32), np.empty(n, np.float32)
+    cv, cb = _ckpt(steps, n), _ckpt(steps, n)
     library().nsb_alif_forward(_p(x), _p(_f32(alpha)), _p(_f32(rho)), _p(_f32(v0)), _p(_f32(b0)), _p(s), _p(v), _p(b),
-                               v_threshold, beta, steps, n, neurons)
-    return s, v.reshape(x.shape[1:]), b.reshape(x.shape[1:])
+                               _p(cv), _p(cb), v_threshold, beta, steps, n, neurons)
+    return s, v.reshape(x.shape[1:]), b.reshape(x.shape[1:]), (cv, cb)
+
+
+def alif_backward(x, grad_s, grad_v, grad_b, ckpts, alpha, rho, *, v_threshold, beta, surrogate, alpha_sg,
+                  detach_reset=False):
+    """(grad_x, grad_v0, grad_b0, grad_alpha [n], grad_rho [n]) — parameter grads per sample and neuron."""
+    x = _f32(x)
+    steps, n, neurons = x.shape[0], int(np.prod(x.shape[1:])), x.shape[-1]
+    gx = np.empty_like(x)
+    gv0, gb0, ga, gr = (np.empty(n, np.float32) for _ in range(4))
+    library().nsb_alif_backward(_p(x), _p(_f32(grad_s)), _p(_f32(grad_v)), _p(_f32(grad_b)), _p(ckpts[0]), _p(ckpts[1]),
+                                _p(_f32(alpha)), _p(_f32(rho)), _p(gx), _p(gv0), _p(gb0), _p(ga), _p(gr), v_threshold,
+                                beta, steps, n, neurons, SURROGATE_IDS[surrogate], alpha_sg, int(detach_reset))
+    shape = x.shape[1:]
+    return gx, gv0.reshape(shape), gb0.reshape(shape), ga.reshape(shape), gr.reshape(shape)
 
 
 def adlif_forward(x, alpha, beta, a, b, v0, w0, *, v_threshold):
     x = _f32(x)
     steps, n, neurons = x.shape[0], int(np.prod(x.shape[1:])), x.shape[-1]
     s, v, w = np.empty_like(x), np.empty(n, np.float32), np.empty(n, np.float32)
+    cv, cw = _ckpt(steps, n), _ckpt(steps, n)
     library().nsb_adlif_forward(_p(x), *(_p(_f32(t)) for t in (alpha, beta, a, b, v0, w0)), _p(s), _p(v), _p(w),
-                                v_threshold, steps, n, neurons)
-    return s, v.reshape(x.shape[1:]), w.reshape(x.shape[1:])
+                                _p(cv), _p(cw), v_threshold, steps, n, neurons)
+    return s, v.reshape(x.shape[1:]), w.reshape(x.shape[1:]), (cv, cw)
+
+
+def adlif_backward(x, grad_s, grad_v, grad_w, ckpts, alpha, beta, a, b, *, v_threshold, surrogate, alpha_sg,
+                   detach_reset=False):
+    """(grad_x, grad_v0, grad_w0, grad_params [4, n]: α, β, a, b per sample and neuron)."""
+    x = _f32(x)
+    steps, n, neurons = x.shape[0], int(np.prod(x.shape[1:])), x.shape[-1]
+    gx, gv0, gw0, gp = np.empty_like(x), np.empty(n, np.float32), np.empty(n, np.float32), np.empty((4, n), np.float32)
+    library().nsb_adlif_backward(_p(x), _p(_f32(grad_s)), _p(_f32(grad_v)), _p(_f32(grad_w)), _p(ckpts[0]), _p(ckpts[1]),
+                                 *(_p(_f32(t)) for t in (alpha, beta, a, b)), _p(gx), _p(gv0), _p(gw0), _p(gp),
+                                 v_threshold, steps, n, neurons, SURROGATE_IDS[surrogate], alpha_sg, int(detach_reset))
+    shape = x.shape[1:]
+    return gx, gv0.reshape(shape), gw0.reshape(shape), gp.reshape(4, *shape)
 
 
 def glif_forward(x, alpha_g, beta_g, gamma_g, tau, leak, re_vth, v_th, c, u0, t0):
+    """(spikes, u_T, t_T, checkpoints of u)."""
     x = _f32(x)
     steps, n, neurons = x.shape[0], int(np.prod(x.shape[1:])), x.shape[-1]
     params = _f32(np.stack([alpha_g, beta_g, gamma_g, tau, leak, re_vth, v_th]))
-    s, u, t_out = np.empty_like(x), np.empty(n, np.float32), np.empty(1, np.float32)
+    s, u, t_out, cu = np.empty_like(x), np.empty(n, np.float32), np.empty(1, np.float32), _ckpt(steps, n)
     c = _f32(c)
     start = np.array([t0], np.float32)
     library().nsb_glif_forward(_p(x), _p(params), _p(c), c.shape[0], _p(_f32(u0)), _p(start), _p(s), _p(u), _p(t_out),
-                               steps, n, neurons)
-    return s, u.reshape(x.shape[1:]), t_out[0]
+                               _p(cu), steps, n, neurons)
+    return s, u.reshape(x.shape[1:]), t_out[0], cu
+
+
+def glif_backward(x, grad_s, grad_u, ckpt, params, c, start, *, surrogate, alpha_sg, detach_reset=False):
+    """(grad_x, grad_u0, grad_params [7, n], grad_c [T, n]) — per sample and neuron."""
+    x = _f32(x)
+    steps, n, neurons = x.shape[0], int(np.prod(x.shape[1:])), x.shape[-1]
+    gx, gu0 = np.empty_like(x), np.empty(n, np.float32)
+    gp, gc = np.empty((7, n), np.float32), np.empty_like(x)
+    library().nsb_glif_backward(_p(x), _p(_f32(grad_s)), _p(_f32(grad_u)), _p(ckpt), _p(_f32(np.stack(params))),
+                                _p(_f32(c)), int(start), _p(gx), _p(gu0), _p(gp), _p(gc), steps, n, neurons,
+                                SURROGATE_IDS[surrogate], alpha_sg, int(detach_reset))
+    shape = x.shape[1:]
+    return gx, gu0.reshape(shape), gp.reshape(7, *shape), gc
 
 
 def surrogate_grad(name: str, alpha: float, u: float) -> float:

@@ -55,8 +55,9 @@ class AdLIF(Neuron):
     def __init__(self, size: int, *, threshold: float = 0.3, input_norm: bool = True, init_zero: bool = False,
                  alpha_tau: tuple[float, float] = (5.0, 25.0), beta_tau: tuple[float, float] = (30.0, 120.0),
                  a_range: tuple[float, float] = (-1.0, 1.0), b_range: tuple[float, float] = (0.0, 2.0),
-                 surrogate: str = "rectangle", alpha: float = 1.0, recurrent: bool = False) -> None:
-        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent)
+                 surrogate: str = "rectangle", alpha: float = 1.0, recurrent: bool = False,
+                 backend: str = "auto") -> None:
+        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent, backend=backend)
         self.threshold = float(threshold)
         self.alpha_lim = (math.exp(-1 / alpha_tau[0]), math.exp(-1 / alpha_tau[1]))
         self.beta_lim = (math.exp(-1 / beta_tau[0]), math.exp(-1 / beta_tau[1]))
@@ -74,6 +75,15 @@ class AdLIF(Neuron):
     @property
     def trace_decay(self) -> Tensor:
         return self.alpha.clamp(*self.alpha_lim).detach()
+
+    def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        from nsb.kernels.adaptive import FusedADLIF
+
+        v0, w0 = self.initial_state(x[0]) if state is None else state
+        s, v, w = FusedADLIF.apply(x, self.alpha.clamp(*self.alpha_lim), self.beta.clamp(*self.beta_lim),
+                                   self.a.clamp(*self.a_lim), self.b.clamp(*self.b_lim), v0, w0, self.threshold,
+                                   self.surrogate.name, float(self.surrogate.alpha), self.policy.detach_reset)
+        return s, (v.to(x.dtype), w.to(x.dtype))
 
     @torch.no_grad()
     def export_op(self) -> ExportOp:

@@ -40,8 +40,9 @@ class ALIF(Neuron):
 
     def __init__(self, size: int, *, threshold: float = 0.3, beta: float = 1.8, b0: float = 0.01,
                  tau_m: tuple[float, float] = (20.0, 5.0), tau_adp: tuple[float, float] = (700.0, 25.0),
-                 surrogate: str = "rectangle", alpha: float = 1.0, recurrent: bool = False) -> None:
-        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent)
+                 surrogate: str = "rectangle", alpha: float = 1.0, recurrent: bool = False,
+                 backend: str = "auto") -> None:
+        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent, backend=backend)
         self.threshold = float(threshold)
         self.beta = float(beta)
         self.b0 = float(b0)
@@ -60,6 +61,15 @@ class ALIF(Neuron):
                             rho=torch.exp(-1.0 / self.tau_adp), threshold=self.threshold, beta=self.beta,
                             fire=fire, detach_reset=self.policy.detach_reset)
         return s, (v, b)
+
+    def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        from nsb.kernels.adaptive import FusedALIF
+
+        v0, b0 = self.initial_state(x[0]) if state is None else state
+        s, v, b = FusedALIF.apply(x, torch.exp(-1.0 / self.tau_m), torch.exp(-1.0 / self.tau_adp), v0, b0,
+                                  self.threshold, self.beta, self.surrogate.name, float(self.surrogate.alpha),
+                                  self.policy.detach_reset)
+        return s, (v.to(x.dtype), b.to(x.dtype))
 
     @torch.no_grad()
     def export_op(self) -> ExportOp:

@@ -51,6 +51,10 @@ class GradPolicy:
 
 FULL_BPTT = GradPolicy()
 
+#: "auto": the fused CUDA kernel where it applies, else the PyTorch loop; "torch": always the loop;
+#: "cuda": the kernel or an error naming why not
+BACKENDS = ("auto", "torch", "cuda")
+
 
 @dataclass(frozen=True)
 class ExportOp:
@@ -69,10 +73,13 @@ class Neuron(nn.Module):
     state_names: ClassVar[tuple[str, ...]] = ("v",)
 
     def __init__(self, size: int, *, surrogate: str | Surrogate = "rectangle", alpha: float = 1.0,
-                 recurrent: bool = False) -> None:
+                 recurrent: bool = False, backend: str = "auto") -> None:
         super().__init__()
         if size < 1:
             raise ConfigError(f"a neuron layer needs at least one neuron, got size={size}")
+        if backend not in BACKENDS:
+            raise ConfigError(f"unknown neuron backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
+        self.backend = backend
         self.size = int(size)
         self.surrogate = surrogate if isinstance(surrogate, Surrogate) else build_surrogate(surrogate, alpha)
         self.recurrent = self.build_recurrent() if recurrent else None
@@ -137,7 +144,44 @@ class Neuron(nn.Module):
             raise NsbError(f"{type(self).__name__} has {self.size} neurons but the input has {x.shape[2]} features "
                            f"(shape {tuple(x.shape)}); make the preceding layer's output size {self.size}")
 
+    # --- the fused CUDA kernels (nsb.kernels) ---------------------------------------------------
+
+    def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        """The same map through the neuron's fused kernel; models with one override this."""
+        raise NotImplementedError
+
+    def fused_unsupported(self, x: Tensor) -> str | None:
+        """Why the fused kernel cannot run this call (None when it can)."""
+        from nsb.kernels import SURROGATE_IDS
+
+        p = self.policy
+        if type(self).forward_fused is Neuron.forward_fused:
+            return f"{type(self).__name__} has no fused kernel"
+        if not x.is_cuda:
+            return "the input is not on a CUDA device"
+        if self.recurrent is not None:
+            return "the layer is recurrent"
+        if not p.temporal or p.detach_state or p.truncate:
+            return "the learning rule cuts the state's gradient (only STBP and reset detachment are fused)"
+        if self.surrogate.name not in SURROGATE_IDS:
+            return f"the surrogate '{self.surrogate.name}' has no kernel"
+        if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
+            return f"the dtype {x.dtype} has no kernel"
+        return None
+
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        if self.backend != "torch":
+            reason = self.fused_unsupported(x)
+            if reason is None:
+                self.check_input(x)
+                return self.forward_fused(x, state)
+            if self.backend == "cuda":
+                raise NsbError(f"neuron.backend = 'cuda' but the fused kernel cannot run here: {reason}; "
+                               "set neuron.backend = 'auto' to fall back to the PyTorch loop")
+        return self.forward_loop(x, state)
+
+    def forward_loop(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """The reference: the step function applied at every time step, in PyTorch."""
         self.check_input(x)
         policy = self.policy
         n_core = len(self.state_names)

@@ -46,8 +46,9 @@ class GLIF(Neuron):
 
     def __init__(self, size: int, *, time_steps: int, threshold: float = 0.3, gates: tuple[float, float, float] = (0.8, 0.2, 0.8),
                  tau: float = 0.25, leak: float = 0.0625, conductance: float = 0.5,
-                 surrogate: str = "rectangle", alpha: float = 1.0, recurrent: bool = False) -> None:
-        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent)
+                 surrogate: str = "rectangle", alpha: float = 1.0, recurrent: bool = False,
+                 backend: str = "auto") -> None:
+        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent, backend=backend)
         if time_steps < 1:
             raise ConfigError(f"GLIF needs time_steps >= 1 (its conductance is per step), got {time_steps}")
         self.time_steps = int(time_steps)
@@ -80,6 +81,21 @@ class GLIF(Neuron):
                          tau=sg(self.tau), leak=sg(self.leak), re_vth=sg(self.re_vth), v_th=sg(self.v_th),
                          c=sg(self.conductance[index]), fire=fire, detach_reset=self.policy.detach_reset)
         return s, (u, t + 1)
+
+    def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        from nsb.kernels.adaptive import fused_glif
+
+        u0, t = self.initial_state(x[0]) if state is None else state
+        start = int(t)
+        if start + x.shape[0] > self.time_steps:
+            raise NsbError(f"GLIF was built for {self.time_steps} steps (its conductance is per step) but steps "
+                           f"{start + 1} to {start + x.shape[0]} were requested; set the model's time_steps")
+        sg = torch.sigmoid
+        params = tuple(sg(p) for p in (self.alpha_g, self.beta_g, self.gamma_g, self.tau, self.leak, self.re_vth,
+                                       self.v_th))
+        s, u = fused_glif(x, params, sg(self.conductance), u0, start, self.surrogate.name,
+                          float(self.surrogate.alpha), self.policy.detach_reset)
+        return s, (u.to(x.dtype), t + x.shape[0])
 
     @torch.no_grad()
     def export_op(self) -> ExportOp:

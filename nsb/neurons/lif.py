@@ -29,7 +29,6 @@ from nsb.surrogate import Fire
 
 ResetMode = Literal["hard", "soft", "none"]
 Backend = Literal["auto", "torch", "cuda"]
-BACKENDS = ("auto", "torch", "cuda")
 RESET_MODES = ("hard", "soft", "none")
 
 
@@ -62,10 +61,7 @@ class LIF(Neuron):
     def __init__(self, size: int, *, decay: float = 0.2, threshold: float = 0.3, v_reset: float = 0.0,
                  reset: ResetMode = "hard", input_gain: float = 1.0, surrogate: str = "rectangle",
                  alpha: float = 1.0, recurrent: bool = False, backend: Backend = "auto") -> None:
-        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent)
-        if backend not in BACKENDS:
-            raise ConfigError(f"unknown neuron backend '{backend}'; choose one of: {', '.join(BACKENDS)}")
-        self.backend = backend
+        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent, backend=backend)
         if not 0.0 <= decay <= 1.0:
             raise ConfigError(f"LIF decay must be in [0, 1], got {decay}")
         self.decay = float(decay)
@@ -84,38 +80,13 @@ class LIF(Neuron):
         return leak.detach() if isinstance(leak, Tensor) else leak
 
     def fused_unsupported(self, x: Tensor) -> str | None:
-        """Why the fused CUDA kernel cannot run this call (None when it can)."""
-        from nsb.kernels import SURROGATE_IDS
-
-        p = self.policy
-        if not x.is_cuda:
-            return "the input is not on a CUDA device"
         if isinstance(self.leak, Tensor):
             return "the decay is learned (PLIF)"
-        if self.recurrent is not None:
-            return "the layer is recurrent"
-        if not p.temporal or p.detach_state or p.truncate:
-            return "the learning rule cuts the membrane's gradient (only STBP and reset detachment are fused)"
-        if self.surrogate.name not in SURROGATE_IDS or self.surrogate.sequence_fire(x.shape[1:], x) is not self.surrogate:
-            return f"the surrogate '{self.surrogate.name}' has no kernel"
-        if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-            return f"the dtype {x.dtype} has no kernel"
-        return None
+        return super().fused_unsupported(x)
 
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        if self.backend != "torch":
-            reason = self.fused_unsupported(x)
-            if reason is None:
-                return self._forward_fused(x, state)
-            if self.backend == "cuda":
-                raise NsbError(f"neuron.backend = 'cuda' but the fused kernel cannot run here: {reason}; "
-                               "set neuron.backend = 'auto' to fall back to the PyTorch loop")
-        return super().forward(x, state)
-
-    def _forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+    def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
         from nsb.kernels.lif import fused_lif
 
-        self.check_input(x)
         v0 = torch.zeros_like(x[0]) if state is None else state[0]
         attrs = {"decay": float(self.leak), "input_gain": self.input_gain, "v_threshold": self.threshold,
                  "v_reset": self.v_reset, "reset_mode": self.reset}

@@ -238,20 +238,20 @@ void gpuCheck(Case const& c, IPluginV3* plugin, std::mt19937& rng) {
     } else if (c.op == "ALIF") {
         for (long i = 0; i < n; ++i)
             nsb::alif_forward_thread<float>(i, host[0].data(), host[1].data(), host[2].data(), host[3].data(),
-                                            host[4].data(), want[0].data(), want[1].data(), want[2].data(), 0.3f, 1.8f,
+                                            host[4].data(), want[0].data(), want[1].data(), want[2].data(), nullptr, nullptr, 0.3f, 1.8f,
                                             T, n, N);
     } else if (c.op == "ADLIF") {
         for (long i = 0; i < n; ++i)
             nsb::adlif_forward_thread<float>(i, host[0].data(), host[1].data(), host[2].data(), host[3].data(),
                                              host[4].data(), host[5].data(), host[6].data(), want[0].data(),
-                                             want[1].data(), want[2].data(), 0.1f, T, n, N);
+                                             want[1].data(), want[2].data(), nullptr, nullptr, 0.1f, T, n, N);
     } else if (c.op == "GLIF") {
         nsb::GlifPointers p;
         for (int k = 0; k < 7; ++k) p.p[k] = host[1 + k].data();
         for (long i = 0; i < n; ++i)
             nsb::glif_forward_thread<float>(i, host[0].data(), p, host[8].data(), static_cast<int>(c.inputs[8][0]),
                                             host[9].data(), host[10].data(), want[0].data(), want[1].data(),
-                                            want[2].data(), T, n, N);
+                                            want[2].data(), nullptr, T, n, N);
     }
     // device run through the plugin's runtime interface
     std::vector<void*> dIn(c.inputs.size()), dOut(c.outputs.size());

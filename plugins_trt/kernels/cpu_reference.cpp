@@ -23,24 +23,59 @@ void nsb_lif_backward(const float* x, const float* grad_s, const float* grad_v_o
 }
 
 void nsb_alif_forward(const float* x, const float* alpha, const float* rho, const float* v0, const float* b0, float* s,
-                      float* v_out, float* b_out, float theta, float beta, int steps, long n, int neurons) {
+                      float* v_out, float* b_out, float* ckpt_v, float* ckpt_b, float theta, float beta, int steps,
+                      long n, int neurons) {
     for (long i = 0; i < n; ++i)
-        nsb::alif_forward_thread<float>(i, x, alpha, rho, v0, b0, s, v_out, b_out, theta, beta, steps, n, neurons);
+        nsb::alif_forward_thread<float>(i, x, alpha, rho, v0, b0, s, v_out, b_out, ckpt_v, ckpt_b, theta, beta, steps,
+                                        n, neurons);
+}
+
+void nsb_alif_backward(const float* x, const float* grad_s, const float* grad_v_out, const float* grad_b_out,
+                       const float* ckpt_v, const float* ckpt_b, const float* alpha, const float* rho, float* grad_x,
+                       float* grad_v0, float* grad_b0, float* grad_alpha, float* grad_rho, float theta, float beta,
+                       int steps, long n, int neurons, int surrogate, float sg_alpha, int detach_reset) {
+    for (long i = 0; i < n; ++i)
+        nsb::alif_backward_thread<float>(i, x, grad_s, grad_v_out, grad_b_out, ckpt_v, ckpt_b, alpha, rho, grad_x,
+                                         grad_v0, grad_b0, grad_alpha, grad_rho, theta, beta, steps, n, neurons,
+                                         surrogate, sg_alpha, detach_reset);
 }
 
 void nsb_adlif_forward(const float* x, const float* alpha, const float* beta, const float* a, const float* b,
-                       const float* v0, const float* w0, float* s, float* v_out, float* w_out, float theta, int steps,
-                       long n, int neurons) {
+                       const float* v0, const float* w0, float* s, float* v_out, float* w_out, float* ckpt_v,
+                       float* ckpt_w, float theta, int steps, long n, int neurons) {
     for (long i = 0; i < n; ++i)
-        nsb::adlif_forward_thread<float>(i, x, alpha, beta, a, b, v0, w0, s, v_out, w_out, theta, steps, n, neurons);
+        nsb::adlif_forward_thread<float>(i, x, alpha, beta, a, b, v0, w0, s, v_out, w_out, ckpt_v, ckpt_w, theta, steps,
+                                         n, neurons);
+}
+
+void nsb_adlif_backward(const float* x, const float* grad_s, const float* grad_v_out, const float* grad_w_out,
+                        const float* ckpt_v, const float* ckpt_w, const float* alpha, const float* beta, const float* a,
+                        const float* b, float* grad_x, float* grad_v0, float* grad_w0, float* grad_params, float theta,
+                        int steps, long n, int neurons, int surrogate, float sg_alpha, int detach_reset) {
+    for (long i = 0; i < n; ++i)
+        nsb::adlif_backward_thread<float>(i, x, grad_s, grad_v_out, grad_w_out, ckpt_v, ckpt_w, alpha, beta, a, b,
+                                          grad_x, grad_v0, grad_w0, grad_params, theta, steps, n, neurons, surrogate,
+                                          sg_alpha, detach_reset);
 }
 
 void nsb_glif_forward(const float* x, const float* params, const float* c, int c_rows, const float* u0,
-                      const float* t0, float* s, float* u_out, float* t_out, int steps, long n, int neurons) {
+                      const float* t0, float* s, float* u_out, float* t_out, float* ckpt_u, int steps, long n,
+                      int neurons) {
     nsb::GlifPointers p;
     for (int k = 0; k < 7; ++k) p.p[k] = params + static_cast<long>(k) * neurons;
     for (long i = 0; i < n; ++i)
-        nsb::glif_forward_thread<float>(i, x, p, c, c_rows, u0, t0, s, u_out, t_out, steps, n, neurons);
+        nsb::glif_forward_thread<float>(i, x, p, c, c_rows, u0, t0, s, u_out, t_out, ckpt_u, steps, n, neurons);
+}
+
+void nsb_glif_backward(const float* x, const float* grad_s, const float* grad_u_out, const float* ckpt_u,
+                       const float* params, const float* c, int start, float* grad_x, float* grad_u0,
+                       float* grad_params, float* grad_c, int steps, long n, int neurons, int surrogate, float sg_alpha,
+                       int detach_reset) {
+    nsb::GlifPointers p;
+    for (int k = 0; k < 7; ++k) p.p[k] = params + static_cast<long>(k) * neurons;
+    for (long i = 0; i < n; ++i)
+        nsb::glif_backward_thread<float>(i, x, grad_s, grad_u_out, ckpt_u, p, c, start, grad_x, grad_u0, grad_params,
+                                         grad_c, steps, n, neurons, surrogate, sg_alpha, detach_reset);
 }
 
 float nsb_surrogate_grad(int id, float alpha, float u) { return nsb::surrogate_grad(id, alpha, u); }

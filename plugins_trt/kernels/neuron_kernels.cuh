@@ -117,8 +117,8 @@ __device__ void rlif_forward(const T* __restrict__ x, const float* __restrict__ 
 template <typename T>
 NSB_HD void alif_forward_thread(long i, const T* __restrict__ x, const float* __restrict__ alpha, const float* __restrict__ rho,
                              const float* __restrict__ v0, const float* __restrict__ b0, T* __restrict__ s,
-                             float* __restrict__ v_out, float* __restrict__ b_out, float theta, float beta, int steps,
-                             long n, int neurons) {
+                             float* __restrict__ v_out, float* __restrict__ b_out, float* __restrict__ ckpt_v,
+                             float* __restrict__ ckpt_b, float theta, float beta, int steps, long n, int neurons) {
     if (i >= n || steps <= 0) return;
     const int j = static_cast<int>(i % neurons);
     const float a = alpha[j], r = rho[j];
@@ -127,6 +127,10 @@ NSB_HD void alif_forward_thread(long i, const T* __restrict__ x, const float* __
     for (int t = 0; t < steps; ++t) {
         const float xt = next;
         if (t + 1 < steps) next = load(x, static_cast<long>(t + 1) * n + i);
+        if (ckpt_v != nullptr && t % kSegment == 0) {
+            ckpt_v[static_cast<long>(t / kSegment) * n + i] = v;
+            ckpt_b[static_cast<long>(t / kSegment) * n + i] = b;
+        }
         store(s, static_cast<long>(t) * n + i, alif_step(xt, v, b, a, r, theta, beta));
     }
     v_out[i] = v;
@@ -137,7 +141,8 @@ template <typename T>
 NSB_HD void adlif_forward_thread(long i, const T* __restrict__ x, const float* __restrict__ alpha, const float* __restrict__ beta,
                               const float* __restrict__ a, const float* __restrict__ bb, const float* __restrict__ v0,
                               const float* __restrict__ w0, T* __restrict__ s, float* __restrict__ v_out,
-                              float* __restrict__ w_out, float theta, int steps, long n, int neurons) {
+                              float* __restrict__ w_out, float* __restrict__ ckpt_v, float* __restrict__ ckpt_w,
+                              float theta, int steps, long n, int neurons) {
     if (i >= n || steps <= 0) return;
     const int j = static_cast<int>(i % neurons);
     const float al = alpha[j], be = beta[j], ca = a[j], cb = bb[j];
@@ -146,6 +151,10 @@ NSB_HD void adlif_forward_thread(long i, const T* __restrict__ x, const float* _
     for (int t = 0; t < steps; ++t) {
         const float xt = next;
         if (t + 1 < steps) next = load(x, static_cast<long>(t + 1) * n + i);
+        if (ckpt_v != nullptr && t % kSegment == 0) {
+            ckpt_v[static_cast<long>(t / kSegment) * n + i] = v;
+            ckpt_w[static_cast<long>(t / kSegment) * n + i] = w;
+        }
         store(s, static_cast<long>(t) * n + i, adlif_step(xt, v, w, al, be, ca, cb, theta));
     }
     v_out[i] = v;
@@ -162,14 +171,14 @@ struct GlifPointers {
 template <typename T>
 NSB_HD void glif_forward_thread(long i, const T* __restrict__ x, GlifPointers params, const float* __restrict__ c,
                                 int c_rows, const float* __restrict__ u0, const float* __restrict__ t0,
-                                T* __restrict__ s, float* __restrict__ u_out, float* __restrict__ t_out, int steps,
-                                long n, int neurons) {
+                                T* __restrict__ s, float* __restrict__ u_out, float* __restrict__ t_out,
+                                float* __restrict__ ckpt_u, int steps, long n, int neurons) {
     if (i >= n) return;
     const int start = static_cast<int>(t0[0]);
     if (i == 0 && t_out != nullptr) t_out[0] = t0[0] + static_cast<float>(steps);
     if (start < 0 || start + steps > c_rows) {
         for (int t = 0; t < steps; ++t) store(s, static_cast<long>(t) * n + i, 0.0f);
-        u_out[i] = NAN;
+        u_out[i] = quiet_nan();
         return;
     }
     const int j = static_cast<int>(i % neurons);
@@ -184,9 +193,167 @@ NSB_HD void glif_forward_thread(long i, const T* __restrict__ x, GlifPointers pa
     float u = u0[i];
     for (int t = 0; t < steps; ++t) {
         const float xt = load(x, static_cast<long>(t) * n + i);
+        if (ckpt_u != nullptr && t % kSegment == 0) ckpt_u[static_cast<long>(t / kSegment) * n + i] = u;
         store(s, static_cast<long>(t) * n + i, glif_step(xt, u, p, c[static_cast<long>(start + t) * neurons + j]));
     }
     u_out[i] = u;
+}
+
+// --- backward bodies of the adaptive neurons: segment recompute from the checkpoints as for LIF ---
+// Parameter gradients are per (sample, neuron) partial sums over time, written to [n] buffers that
+// the caller reduces over the batch (no atomics, deterministic).
+
+template <typename T>
+NSB_HD void alif_backward_thread(long i, const T* __restrict__ x, const T* __restrict__ grad_s,
+                                 const float* __restrict__ grad_v_out, const float* __restrict__ grad_b_out,
+                                 const float* __restrict__ ckpt_v, const float* __restrict__ ckpt_b,
+                                 const float* __restrict__ alpha, const float* __restrict__ rho, T* __restrict__ grad_x,
+                                 float* __restrict__ grad_v0, float* __restrict__ grad_b0, float* __restrict__ grad_alpha,
+                                 float* __restrict__ grad_rho, float theta, float beta, int steps, long n, int neurons,
+                                 int surrogate, float sg_alpha, int detach_reset) {
+    if (i >= n || steps <= 0) return;
+    const int j = static_cast<int>(i % neurons);
+    const float a = alpha[j], r = rho[j];
+    float gv = grad_v_out != nullptr ? grad_v_out[i] : 0.0f, gb = grad_b_out != nullptr ? grad_b_out[i] : 0.0f;
+    float ga = 0.0f, gr = 0.0f;
+    const int segments = (steps + kSegment - 1) / kSegment;
+    for (int seg = segments - 1; seg >= 0; --seg) {
+        const int t0 = seg * kSegment;
+        const int len = steps - t0 < kSegment ? steps - t0 : kSegment;
+        float vs[kSegment], bs[kSegment], xs[kSegment];
+        float v = ckpt_v[static_cast<long>(seg) * n + i], b = ckpt_b[static_cast<long>(seg) * n + i];
+#pragma unroll
+        for (int k = 0; k < kSegment; ++k) {
+            if (k < len) {
+                vs[k] = v;
+                bs[k] = b;
+                xs[k] = load(x, static_cast<long>(t0 + k) * n + i);
+                alif_step(xs[k], v, b, a, r, theta, beta);
+            }
+        }
+#pragma unroll
+        for (int k = kSegment - 1; k >= 0; --k) {
+            if (k < len) {
+                const long at = static_cast<long>(t0 + k) * n + i;
+                const AlifGrads g = alif_step_backward(xs[k], vs[k], bs[k], a, r, theta, beta, load(grad_s, at), gv, gb,
+                                                       surrogate, sg_alpha, detach_reset != 0);
+                store(grad_x, at, g.x);
+                ga += g.alpha;
+                gr += g.rho;
+            }
+        }
+    }
+    grad_v0[i] = gv;
+    grad_b0[i] = gb;
+    grad_alpha[i] = ga;
+    grad_rho[i] = gr;
+}
+
+template <typename T>
+NSB_HD void adlif_backward_thread(long i, const T* __restrict__ x, const T* __restrict__ grad_s,
+                                  const float* __restrict__ grad_v_out, const float* __restrict__ grad_w_out,
+                                  const float* __restrict__ ckpt_v, const float* __restrict__ ckpt_w,
+                                  const float* __restrict__ alpha, const float* __restrict__ beta,
+                                  const float* __restrict__ a, const float* __restrict__ bb, T* __restrict__ grad_x,
+                                  float* __restrict__ grad_v0, float* __restrict__ grad_w0, float* __restrict__ grad_params,
+                                  float theta, int steps, long n, int neurons, int surrogate, float sg_alpha,
+                                  int detach_reset) {
+    if (i >= n || steps <= 0) return;
+    const int j = static_cast<int>(i % neurons);
+    const float al = alpha[j], be = beta[j], ca = a[j], cb = bb[j];
+    float gv = grad_v_out != nullptr ? grad_v_out[i] : 0.0f, gw = grad_w_out != nullptr ? grad_w_out[i] : 0.0f;
+    float g_al = 0.0f, g_be = 0.0f, g_a = 0.0f, g_b = 0.0f;
+    const int segments = (steps + kSegment - 1) / kSegment;
+    for (int seg = segments - 1; seg >= 0; --seg) {
+        const int t0 = seg * kSegment;
+        const int len = steps - t0 < kSegment ? steps - t0 : kSegment;
+        float vs[kSegment], ws[kSegment], xs[kSegment];
+        float v = ckpt_v[static_cast<long>(seg) * n + i], w = ckpt_w[static_cast<long>(seg) * n + i];
+#pragma unroll
+        for (int k = 0; k < kSegment; ++k) {
+            if (k < len) {
+                vs[k] = v;
+                ws[k] = w;
+                xs[k] = load(x, static_cast<long>(t0 + k) * n + i);
+                adlif_step(xs[k], v, w, al, be, ca, cb, theta);
+            }
+        }
+#pragma unroll
+        for (int k = kSegment - 1; k >= 0; --k) {
+            if (k < len) {
+                const long at = static_cast<long>(t0 + k) * n + i;
+                const AdlifGrads g = adlif_step_backward(xs[k], vs[k], ws[k], al, be, ca, cb, theta, load(grad_s, at), gv,
+                                                         gw, surrogate, sg_alpha, detach_reset != 0);
+                store(grad_x, at, g.x);
+                g_al += g.alpha;
+                g_be += g.beta;
+                g_a += g.a;
+                g_b += g.b;
+            }
+        }
+    }
+    grad_v0[i] = gv;
+    grad_w0[i] = gw;
+    grad_params[0 * n + i] = g_al;
+    grad_params[1 * n + i] = g_be;
+    grad_params[2 * n + i] = g_a;
+    grad_params[3 * n + i] = g_b;
+}
+
+// GLIF backward: grad_params is [7, n] (per-neuron parameters), grad_c is [steps, n] (the conductance
+// rows this chunk used, per sample; the caller sums over the batch and scatters into rows start…).
+template <typename T>
+NSB_HD void glif_backward_thread(long i, const T* __restrict__ x, const T* __restrict__ grad_s,
+                                 const float* __restrict__ grad_u_out, const float* __restrict__ ckpt_u,
+                                 GlifPointers params, const float* __restrict__ c, int start, T* __restrict__ grad_x,
+                                 float* __restrict__ grad_u0, float* __restrict__ grad_params, float* __restrict__ grad_c,
+                                 int steps, long n, int neurons, int surrogate, float sg_alpha, int detach_reset) {
+    if (i >= n || steps <= 0) return;
+    const int j = static_cast<int>(i % neurons);
+    GlifParams p;
+    p.alpha_g = params.p[0][j];
+    p.beta_g = params.p[1][j];
+    p.gamma_g = params.p[2][j];
+    p.tau = params.p[3][j];
+    p.leak = params.p[4][j];
+    p.re_vth = params.p[5][j];
+    p.v_th = params.p[6][j];
+    float gu = grad_u_out != nullptr ? grad_u_out[i] : 0.0f;
+    float acc[7] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+    const int segments = (steps + kSegment - 1) / kSegment;
+    for (int seg = segments - 1; seg >= 0; --seg) {
+        const int t0 = seg * kSegment;
+        const int len = steps - t0 < kSegment ? steps - t0 : kSegment;
+        float us[kSegment], xs[kSegment];
+        float u = ckpt_u[static_cast<long>(seg) * n + i];
+#pragma unroll
+        for (int k = 0; k < kSegment; ++k) {
+            if (k < len) {
+                us[k] = u;
+                xs[k] = load(x, static_cast<long>(t0 + k) * n + i);
+                glif_step(xs[k], u, p, c[static_cast<long>(start + t0 + k) * neurons + j]);
+            }
+        }
+#pragma unroll
+        for (int k = kSegment - 1; k >= 0; --k) {
+            if (k < len) {
+                const long at = static_cast<long>(t0 + k) * n + i;
+                const GlifGrads g = glif_step_backward(xs[k], us[k], p, c[static_cast<long>(start + t0 + k) * neurons + j],
+                                                       load(grad_s, at), gu, surrogate, sg_alpha, detach_reset != 0);
+                store(grad_x, at, g.x);
+                grad_c[at] = g.c;
+                acc[0] += g.alpha_g;
+                acc[1] += g.beta_g;
+                acc[2] += g.gamma_g;
+                acc[3] += g.tau;
+                acc[4] += g.leak;
+                acc[5] += g.re_vth;
+                acc[6] += g.v_th;
+            }
+        }
+    }
+    grad_u0[i] = gu;
+    for (int k = 0; k < 7; ++k) grad_params[static_cast<long>(k) * n + i] = acc[k];
 }
 
 }  // namespace nsb

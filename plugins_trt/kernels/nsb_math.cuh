@@ -41,6 +41,14 @@ NSB_HD float sub(float a, float b) {
 #endif
 }
 
+NSB_HD float quiet_nan() {
+#if defined(__CUDA_ARCH__)
+    return __int_as_float(0x7fffffff);
+#else
+    return NAN;
+#endif
+}
+
 // Strict Heaviside: a spike needs the membrane strictly above threshold (the seed's convention).
 NSB_HD float fire(float u) { return u > 0.0f ? 1.0f : 0.0f; }
 

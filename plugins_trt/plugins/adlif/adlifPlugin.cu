@@ -10,7 +10,7 @@ __global__ void adlifKernel(T const* x, float const* alpha, float const* beta, f
                             float const* v0, float const* w0, T* s, float* v_out, float* w_out, float theta, int steps,
                             long n, int neurons) {
     adlif_forward_thread<T>(static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x, x, alpha, beta, a, b, v0, w0, s,
-                            v_out, w_out, theta, steps, n, neurons);
+                            v_out, w_out, nullptr, nullptr, theta, steps, n, neurons);
 }
 
 cudaError_t AdlifOp::enqueue(Attributes const& attr, nvinfer1::PluginTensorDesc const* in,

@@ -9,7 +9,7 @@ template <typename T>
 __global__ void alifKernel(T const* x, float const* alpha, float const* rho, float const* v0, float const* b0, T* s,
                            float* v_out, float* b_out, float theta, float beta, int steps, long n, int neurons) {
     alif_forward_thread<T>(static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x, x, alpha, rho, v0, b0, s, v_out,
-                           b_out, theta, beta, steps, n, neurons);
+                           b_out, nullptr, nullptr, theta, beta, steps, n, neurons);
 }
 
 cudaError_t AlifOp::enqueue(Attributes const& a, nvinfer1::PluginTensorDesc const* in, nvinfer1::PluginTensorDesc const*,

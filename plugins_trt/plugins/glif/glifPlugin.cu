@@ -23,7 +23,7 @@ template <typename T>
 __global__ void glifKernel(T const* x, GlifPointers params, float const* c, int c_rows, float const* u0,
                            float const* t0, T* s, float* u_out, float* t_out, int steps, long n, int neurons) {
     glif_forward_thread<T>(static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x, x, params, c, c_rows, u0, t0, s,
-                           u_out, t_out, steps, n, neurons);
+                           u_out, t_out, nullptr, steps, n, neurons);
 }
 
 cudaError_t GlifOp::enqueue(Attributes const&, nvinfer1::PluginTensorDesc const* in, nvinfer1::PluginTensorDesc const*,
