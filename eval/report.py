@@ -1,4 +1,4 @@
-"""``report.json`` (everything measured) and ``report.md`` (what a person reads) for one evaluation."""
+"""``report.json`` (everything measured, schema-versioned) and ``report.md`` (what a person reads)."""
 
 from __future__ import annotations
 
@@ -35,22 +35,34 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
     if fid["layers"]:
         rows.append(("spike agreement (min layer)", _pct(min(layer["spike_agreement"] for layer in fid["layers"]))))
     rows.append(("first divergent step", "none" if fid["first_divergent_step"] is None else str(fid["first_divergent_step"])))
-    lat = report["latency"]
-    rows.append((f"latency, batch {lat['batch_size']} (p50 / p90 / p99)",
-                 f"{lat['p50_ms']:.2f} / {lat['p90_ms']:.2f} / {lat['p99_ms']:.2f} ms"))
-    rows.append(("throughput", f"{lat['samples_per_s']:.1f} samples/s"))
-    rows.append(("peak host memory", f"{report['memory']['peak_host_rss_mb']:.0f} MB"))
+    start = report["startup"]
+    rows.append(("load / first output", f"{start['load_s']:.2f} s / {1e3 * start['first_output_s']:.1f} ms"))
+    for lat in report["latency"]:
+        rows.append((f"latency, batch {lat['batch_size']} (p50 / p90 / p99)",
+                     f"{lat['p50_ms']:.2f} / {lat['p90_ms']:.2f} / {lat['p99_ms']:.2f} ms, {lat['samples_per_s']:.0f} samples/s"))
+    mem = report["memory"]
+    rows.append(("peak host memory", f"{mem['peak_host_rss_mb']:.0f} MB"))
+    if mem.get("peak_device_mb") is not None:
+        rows.append(("peak device memory", f"{mem['peak_device_mb']:.1f} MB ({mem['device_measured_by']})"))
     rows.append((f"size of {report['model_file']}", f"{report['model_bytes'] / 1024:.1f} KiB"))
+    if mem.get("neurobench_footprint_bytes"):
+        rows.append(("NeuroBench footprint", f"{mem['neurobench_footprint_bytes'] / 1024:.1f} KiB"))
     if "passed" in fid:
         rows.append(("fidelity gate (fp32)", "PASS" if fid["passed"] else "FAIL"))
+    else:
+        rows.append(("fidelity gate", f"not applied to {report['precision']} (reported only)"))
     return rows
 
 
-def markdown(report: dict[str, Any]) -> str:
+def markdown(report: dict[str, Any], plots: list[str] | None = None) -> str:
     lines = [f"# nsb eval: {report['model']} on {report['backend']}", "",
              f"{report['samples']} reference samples of {report['time_steps']} steps from `{report['bundle']}`.", "",
              "| measure | value |", "| --- | --- |"]
     lines += [f"| {k} | {v} |" for k, v in summary_rows(report)]
+    lines += ["", "## Latency per batch", "", "| batch | mean (ms) | p50 (ms) | p90 (ms) | p99 (ms) | samples/s | timer |",
+              "| ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+    lines += [f"| {r['batch_size']} | {r['mean_ms']:.3f} | {r['p50_ms']:.3f} | {r['p90_ms']:.3f} | {r['p99_ms']:.3f} | "
+              f"{r['samples_per_s']:.1f} | {r['timer']} |" for r in report["latency"]]
     layers = report["fidelity"]["layers"]
     if layers:
         lines += ["", "## Spikes per layer", "",
@@ -59,15 +71,25 @@ def markdown(report: dict[str, Any]) -> str:
         lines += [f"| {l['layer']} | {_pct(l['spike_agreement'])} | {_pct(l['count_agreement'])} | {l['rate']:.4f} | "
                   f"{l['rate_difference']:+.2e} | {'none' if l['first_divergent_step'] is None else l['first_divergent_step']} |"
                   for l in layers]
+    if plots:
+        lines += ["", "## Plots", ""] + [f"![{Path(p).stem}]({Path(p).name})" for p in plots]
+    elif plots is not None:
+        lines += ["", "Plots: not drawn (matplotlib is not installed; pip install 'nsb[plots]')."]
     m = report["machine"]
-    lines += ["", "## Machine", "", f"{m['platform']}, {m['cpus']} CPUs; "
-              + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), ""]
+    gpu = m.get("gpu")
+    lines += ["", "## Machine", "", f"{m['platform']}, {m['cpus']} CPUs"
+              + (f"; GPU {gpu.get('name')}, " + ", ".join(f"{k} {v}" for k, v in gpu.items() if k != "name") if gpu else "")
+              + "; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()), ""]
     return "\n".join(lines)
 
 
 def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
+    from nsb.eval.plots import write_plots
+
     out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    plots = write_plots(report, out_dir)
     json_path, md_path = out_dir / "report.json", out_dir / "report.md"
     _write(json_path, json.dumps(report, indent=2) + "\n")
-    _write(md_path, markdown(report))
+    _write(md_path, markdown(report, [str(p) for p in plots]))
     return json_path, md_path

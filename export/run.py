@@ -80,7 +80,10 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
         from nsb.export.torchscript_export import export_torchscript
 
         files["model.ts"] = export_torchscript(deploy, example)
-    manifest = _manifest(cfg.name, task, cfg.model.readout, x, names, [c.shape[1:] for c in counts], deploy, ops,
+    from nsb.metrics import footprint
+
+    manifest = {"footprint_bytes": footprint(model)}
+    manifest |= _manifest(cfg.name, task, cfg.model.readout, x, names, [c.shape[1:] for c in counts], deploy, ops,
                          dynamic_time)
     target = Path(out) if out is not None else Path("bundle") / cfg.name
     return write_bundle(target, files, manifest)

@@ -213,35 +213,47 @@ def export_cmd(
 
 @app.command("eval")
 def eval_cmd(
-    bundle: Path = typer.Argument(..., help="Bundle directory written by nsb export."),
+    bundle: Optional[Path] = typer.Argument(None, help="Bundle directory written by nsb export (or a run directory)."),
     backend: str = typer.Option("onnxruntime", "--backend", "-b", help="torch, torchscript, onnxruntime or "
                                 "onnx-reference."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
+    precision: str = typer.Option("fp32", help="fp32, or fp16 on cuda (reported, not gated)."),
     graph: str = typer.Option("custom", help="ONNX backends: custom (model.onnx, nsb ops) or std (model.std.onnx)."),
-    batch_size: int = typer.Option(64, help="Samples per run call."),
-    repeats: int = typer.Option(5, help="Timed runs for the latency percentiles."),
-    out: Optional[Path] = typer.Option(None, help="Where report.json and report.md go. Default: "
-                                       "BUNDLE/reports/<backend>[-std]-<device>."),
+    batch_size: int = typer.Option(64, help="Samples per run call for the accuracy and fidelity pass."),
+    batch_sizes: list[int] = typer.Option([1, 8, 64], "--sweep", help="Batch sizes of the latency sweep (batch 1 "
+                                          "always first). Repeatable."),
+    repeats: int = typer.Option(10, help="Timed runs per batch size."),
+    out: Optional[Path] = typer.Option(None, help="Where report.json, report.md and the plots go. Default: "
+                                       "BUNDLE/reports/<backend>[-std]-<device>[-fp16]."),
+    compare: list[Path] = typer.Option([], "--compare", help="nsb eval --compare A.json B.json: two reports side by "
+                                       "side."),
 ) -> None:
     """Measure a bundle on a backend (score, fidelity to the trained model, latency, memory); on a run: its NeuroBench metrics."""
     from rich.table import Table
 
+    if compare:
+        # `--compare A.json B.json`: the second path lands in the BUNDLE argument
+        _compare_reports(list(compare) + ([bundle] if bundle is not None else []))
+        return
+    if bundle is None:
+        raise NsbError("nsb eval needs a BUNDLE directory (or --compare A.json B.json)")
     if not (bundle / "manifest.json").exists() and ((bundle / "checkpoint.pt").exists()
                                                     or (bundle / "neurobench.json").exists()):
         _show_run_metrics(bundle)
         return
-
     from nsb.eval.bundle import Bundle
     from nsb.eval.evaluate import evaluate
     from nsb.eval.report import summary_rows, write_report
 
-    if batch_size < 1:
-        raise NsbError(f"--batch-size must be at least 1, got {batch_size}")
+    if batch_size < 1 or any(b < 1 for b in batch_sizes):
+        raise NsbError("--batch-size and --sweep sizes must be at least 1")
     opened = Bundle(bundle)
     with console.status(f"evaluating on {backend}"):
-        report = evaluate(opened, backend, device=device, graph=graph, batch_size=batch_size, repeats=repeats)
-    suffix = "-std" if graph == "std" and backend in ("onnxruntime", "onnx-reference") else ""
-    out = out or opened.path / "reports" / f"{backend}{suffix}-{device}"
+        report = evaluate(opened, backend, device=device, graph=graph, batch_size=batch_size, repeats=repeats,
+                          batch_sizes=tuple(batch_sizes), precision=precision)
+    suffix = ("-std" if graph == "std" and backend in ("onnxruntime", "onnx-reference") else "") + f"-{device}"
+    suffix += "-fp16" if precision == "fp16" else ""
+    out = out or opened.path / "reports" / f"{backend}{suffix}"
     json_path, md_path = write_report(report, out)
     table = Table("measure", "value", title=f"{report['model']}: {backend}")
     for k, v in summary_rows(report):
@@ -250,6 +262,20 @@ def eval_cmd(
     console.print(f"report: {md_path}")
     if report["fidelity"].get("passed") is False:
         raise typer.Exit(1)
+
+
+def _compare_reports(paths: list[Path]) -> None:
+    from rich.table import Table
+
+    from nsb.eval.compare import load_report, rows
+
+    if len(paths) != 2:
+        raise NsbError(f"--compare takes exactly two report.json files, got {len(paths)}")
+    a, b = (load_report(p) for p in paths)
+    table = Table("", "A", "B", title="nsb eval: side by side", caption=f"A = {paths[0]}\nB = {paths[1]}")
+    for name, left, right in rows(a, b):
+        table.add_row(name, left, right)
+    console.print(table)
 
 
 @app.command(add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})

@@ -165,3 +165,47 @@ def test_export_of_a_missing_or_corrupt_run_is_one_line(tmp_path):
     (tmp_path / "run" / "checkpoint.pt").write_bytes(b"garbage")
     done = nsb("export", str(tmp_path / "run"))
     assert done.returncode == 2 and "corrupt" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_report_has_sweep_startup_memory_plots_and_compare(trained, tmp_path):
+    out = tmp_path / "b"
+    export_run(trained / "run", out, ("onnx",), samples=16)
+    for graph in ("custom", "std"):
+        done = nsb("eval", str(out), "--backend", "onnxruntime", "--graph", graph, "--repeats", "3", "--sweep", "1",
+                   "--sweep", "4")
+        assert done.returncode == 0, done.stderr
+    a = out / "reports" / "onnxruntime-cpu"
+    b = out / "reports" / "onnxruntime-std-cpu"
+    report = json.loads((a / "report.json").read_text())
+    assert report["schema"] == "nsb-eval-report" and report["schema_version"] == 1
+    assert [r["batch_size"] for r in report["latency"]] == [1, 4]  # batch 1 first
+    assert all(r["p50_ms"] <= r["p99_ms"] and len(r["times_ms"]) == 3 for r in report["latency"])
+    assert report["startup"]["first_output_s"] > 0 and report["startup"]["load_s"] > 0
+    assert report["memory"]["neurobench_footprint_bytes"] == 4 * (20 * 16 + 16 + 16 * 10 + 10) or \
+        report["memory"]["neurobench_footprint_bytes"] > 0
+    assert (a / "latency.png").stat().st_size > 1000 and (a / "layers.png").stat().st_size > 1000
+    assert "![latency](latency.png)" in (a / "report.md").read_text()
+    done = nsb("eval", "--compare", str(a / "report.json"), str(b / "report.json"))
+    assert done.returncode == 0, done.stderr
+    assert "throughput" in done.stdout and "onnxruntime (cpu," in done.stdout and "A = " in done.stdout
+    done = nsb("eval", "--compare", str(a / "report.json"))
+    assert done.returncode == 2 and "exactly two" in done.stderr
+
+
+def test_wrong_device_and_precision_are_one_line(bundle):
+    for args, message in ((["--backend", "onnx-reference", "--device", "cuda"], "CPU only"),
+                          (["--precision", "fp16"], "--precision fp16 needs --device cuda"),
+                          (["--device", "tpu"], "cpu or cuda")):
+        done = nsb("eval", str(bundle), *args)
+        assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
+
+
+def test_fp16_graph_for_onnxruntime_is_valid(bundle):
+    pytest.importorskip("onnxconverter_common")
+    from nsb.eval.backends.onnxruntime_backend import to_fp16
+
+    model = to_fp16(onnx.load(str(bundle / "model.std.onnx")))
+    onnx.checker.check_model(model)
+    types = {i.data_type for i in model.graph.initializer}
+    assert onnx.TensorProto.FLOAT16 in types
+    assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # fp32 at the edges

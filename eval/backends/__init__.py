@@ -21,6 +21,9 @@ BACKENDS = {
 }
 
 
+FP16_BACKENDS = ("onnxruntime", "tensorrt", "torch", "torchscript")
+
+
 class Backend(Protocol):
     name: str
     device: str
@@ -31,12 +34,18 @@ class Backend(Protocol):
     def synchronize(self) -> None: ...
 
 
-def load_backend(name: str, bundle, device: str = "cpu", graph: str = "custom") -> Backend:
+def load_backend(name: str, bundle, device: str = "cpu", graph: str = "custom", precision: str = "fp32") -> Backend:
     if name not in BACKENDS:
         raise NsbError(unknown("backend", name, BACKENDS) + ("; tensorrt comes with the GPU evaluator" if name == "tensorrt" else ""))
     if device not in ("cpu", "cuda"):
         raise NsbError(f"--device must be cpu or cuda, got '{device}'")
+    if device == "cuda" and name == "onnx-reference":
+        raise NsbError("the onnx-reference backend runs on the CPU only; use --device cpu")
+    if precision == "fp16" and (device != "cuda" or name not in FP16_BACKENDS):
+        raise NsbError(f"--precision fp16 needs --device cuda and one of the backends {', '.join(FP16_BACKENDS)}")
     module = importlib.import_module(BACKENDS[name])
+    if precision == "fp16":
+        return module.load(bundle, device=device, graph=graph, precision=precision)
     return module.load(bundle, device=device, graph=graph)
 
 

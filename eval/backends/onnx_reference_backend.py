@@ -46,5 +46,5 @@ class OnnxReferenceBackend:
         pass
 
 
-def load(bundle: Bundle, device: str, graph: str) -> OnnxReferenceBackend:
+def load(bundle: Bundle, device: str, graph: str, precision: str = "fp32") -> OnnxReferenceBackend:
     return OnnxReferenceBackend(bundle, device, graph)

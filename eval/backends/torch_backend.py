@@ -18,7 +18,7 @@ class TorchBackend:
     name = "torch"
     model_file = "weights.h5"
 
-    def __init__(self, bundle: Bundle, device: str, graph: str) -> None:
+    def __init__(self, bundle: Bundle, device: str, graph: str, precision: str = "fp32") -> None:
         torch = require("torch", "torch", "pip install 'nsb[torch]'")
         import h5py
 
@@ -46,6 +46,9 @@ class TorchBackend:
             raise NsbError(f"weights.h5 does not fit the model config.toml builds ({str(err).splitlines()[0][:160]}); "
                            "re-export the bundle") from None
         self.model.to(device).eval()
+        self.dtype = torch.float16 if precision == "fp16" else torch.float32
+        if precision == "fp16":
+            self.model.half()
         self.readout = t["readout"] if t["task"] == "classification" else "all"
         self.neurons = [m for m in self.model.modules() if isinstance(m, Neuron)]
 
@@ -56,16 +59,37 @@ class TorchBackend:
         hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out[0])) for m in self.neurons]
         try:
             with self.torch.no_grad():
-                out, _ = self.model(self.torch.from_numpy(x).to(self.device))
+                xt = self.torch.from_numpy(x).to(self.device)
+                out, _ = self.model(xt.to(self.dtype) if xt.is_floating_point() else xt)
         finally:
             for h in hooks:
                 h.remove()
-        return [reduce_time(out, self.readout).cpu().numpy(), *(s.cpu().numpy() for s in captured)]
+        return [reduce_time(out, self.readout).float().cpu().numpy(), *(s.float().cpu().numpy() for s in captured)]
 
     def synchronize(self) -> None:
         if self.device == "cuda":
             self.torch.cuda.synchronize()
 
+    def time_run(self, x: np.ndarray) -> float:
+        """Seconds of one run; CUDA events on the GPU, so the host's own overhead is not counted."""
+        import time
 
-def load(bundle: Bundle, device: str, graph: str) -> TorchBackend:
-    return TorchBackend(bundle, device, graph)
+        if self.device != "cuda":
+            t0 = time.perf_counter()
+            self.run(x)
+            return time.perf_counter() - t0
+        start, end = self.torch.cuda.Event(enable_timing=True), self.torch.cuda.Event(enable_timing=True)
+        start.record()
+        self.run(x)
+        end.record()
+        end.synchronize()
+        return start.elapsed_time(end) / 1e3
+
+    def device_memory_peak(self) -> tuple[int, str] | None:
+        if self.device != "cuda":
+            return None
+        return int(self.torch.cuda.max_memory_allocated()), "torch.cuda.max_memory_allocated"
+
+
+def load(bundle: Bundle, device: str, graph: str, precision: str = "fp32") -> TorchBackend:
+    return TorchBackend(bundle, device, graph, precision)
