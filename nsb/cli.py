@@ -289,6 +289,18 @@ def fscil(ctx: typer.Context) -> None:
         raise typer.Exit(code)
 
 
+@app.command("mackey-glass", add_help_option=False,
+             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def mackey_glass(ctx: typer.Context) -> None:
+    """NeuroBench's Mackey-Glass prediction: LSTM, ESN and a spiking model; nsb mackey-glass --help lists its options."""
+    _require_torch("mackey-glass")
+    from nsb.benchmarks_nb.mackey_glass import main as mg_main
+
+    code = mg_main(list(ctx.args))
+    if code:
+        raise typer.Exit(code)
+
+
 def _show_run_metrics(run_dir: Path) -> None:
     """Print ``neurobench.json`` of a run, computing it first from the checkpoint when it is missing."""
     import json

@@ -7,6 +7,8 @@ machine or device does to the trained model before any export is involved.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from nsb.errors import NsbError
@@ -31,6 +33,10 @@ class TorchBackend:
             raise NsbError("--device cuda asked for, but torch sees no CUDA device here; use --device cpu")
         self.torch, self.device = torch, device
         cfg = from_dict(read_toml(bundle.file("config.toml")), f"{bundle.path}/config.toml")
+        neuron_backend = os.environ.get("NSB_NEURON_BACKEND")
+        if neuron_backend:  # "torch": the PyTorch step loop even on a GPU; "auto"/"cuda": the fused kernels
+            cfg.neuron = {**cfg.neuron, "backend": neuron_backend}
+        self.neuron_backend = cfg.neuron.get("backend", "auto")
         t = bundle.manifest["task"]
         info = {"frame_shape": tuple(t["frame_shape"])} if t.get("frame_shape") else {}
         empty = torch.empty(0)

@@ -1,0 +1,90 @@
+"""The benchmark's TOML (``configs/neurobench_mackey_glass.toml``), checked key by key.
+
+Sections: ``[protocol]`` (repeats, dt), ``[lstm]`` + ``[lstm.fit]``, ``[esn]``, ``[snn]`` +
+``[snn.neuron_args]`` (keyword arguments of the nsb neuron) + ``[snn.fit]``. A misspelled key is an
+``NsbError`` naming it and the closest valid key, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nsb.benchmarks_nb.baselines import ESNOptions
+from nsb.benchmarks_nb.snn import SNNOptions
+from nsb.benchmarks_nb.training import FitOptions
+from nsb.errors import ConfigError, closest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "neurobench_mackey_glass.toml"
+
+
+@dataclass
+class LSTMOptions:
+    window: int = 50
+    hidden: int = 100
+
+
+@dataclass
+class Settings:
+    repeats: int = 30
+    dt: float = 0.1
+    lstm: LSTMOptions = field(default_factory=LSTMOptions)
+    lstm_fit: FitOptions = field(default_factory=FitOptions)
+    esn: ESNOptions = field(default_factory=ESNOptions)
+    snn: SNNOptions = field(default_factory=SNNOptions)
+    snn_fit: FitOptions = field(default_factory=FitOptions)
+
+
+def _fill(cls: type, values: dict[str, Any], where: str, skip: tuple[str, ...] = ()) -> Any:
+    names = [f.name for f in dataclasses.fields(cls) if f.name != "neuron_kwargs" and f.name not in skip]
+    for key in values:
+        if key not in names:
+            raise ConfigError(f"unknown key '{where}.{key}'{closest(key, names)}; valid: {', '.join(names)}")
+    defaults = cls()
+    for key, value in values.items():
+        want = type(getattr(defaults, key))
+        ok = isinstance(value, want) and not (want is not bool and isinstance(value, bool))
+        if want is float and isinstance(value, int) and not isinstance(value, bool):
+            ok = True
+        if not ok:
+            raise ConfigError(f"'{where}.{key}' must be {want.__name__}, got {value!r}")
+    return cls(**values)
+
+
+def settings_from_dict(raw: dict[str, Any]) -> Settings:
+    sections = ("protocol", "lstm", "esn", "snn")
+    for key in raw:
+        if key not in sections:
+            raise ConfigError(f"unknown section '[{key}]'{closest(key, sections)}; valid: {', '.join(sections)}")
+    s = _fill(Settings, dict(raw.get("protocol", {})), "protocol",
+              skip=("lstm", "lstm_fit", "esn", "snn", "snn_fit"))
+    lstm = dict(raw.get("lstm", {}))
+    s.lstm_fit = _fill(FitOptions, lstm.pop("fit", {}), "lstm.fit")
+    s.lstm = _fill(LSTMOptions, lstm, "lstm")
+    s.esn = _fill(ESNOptions, raw.get("esn", {}), "esn")
+    snn = dict(raw.get("snn", {}))
+    s.snn_fit = _fill(FitOptions, snn.pop("fit", {}), "snn.fit")
+    neuron = snn.pop("neuron_args", {})
+    s.snn = _fill(SNNOptions, snn, "snn")
+    s.snn.neuron_kwargs = dict(neuron)
+    return s
+
+
+def load_settings(path: Path | str | None = None) -> Settings:
+    """Read the TOML at ``path`` (default: the repo's ``configs/neurobench_mackey_glass.toml``)."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    if not path.is_file():
+        raise ConfigError(f"config file not found: {path}")
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+    return settings_from_dict(raw)

@@ -1,0 +1,141 @@
+"""NeuroBench Mackey-Glass harness (nsb.benchmarks_nb): protocol, closed loop, ESN ridge, report, errors."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from nsb.benchmarks_nb import protocol
+from nsb.benchmarks_nb.baselines import ESN, ESNOptions, LSTMBaseline, ridge_fit
+from nsb.benchmarks_nb.mackey_glass import evaluate, main, run_mackey_glass, write_outputs
+from nsb.benchmarks_nb.settings import load_settings, settings_from_dict
+from nsb.benchmarks_nb.training import FitOptions, register_windows
+from nsb.errors import NsbError
+
+
+class Affine(nn.Module):
+    """Stateless step model y = a·x + b, with one Linear so the metrics have a layer to see."""
+
+    def __init__(self, a: float, b: float) -> None:
+        super().__init__()
+        self.lin = nn.Linear(1, 1, dtype=torch.float64)
+        with torch.no_grad():
+            self.lin.weight.fill_(a)
+            self.lin.bias.fill_(b)
+
+    def reset_state(self) -> None:
+        pass
+
+    def step(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x.double())
+
+
+def _smape(p: np.ndarray, y: np.ndarray) -> float:
+    return float(200 * np.mean(np.abs(p - y) / (np.abs(p) + np.abs(y))))
+
+
+@pytest.fixture(scope="module")
+def series0() -> np.ndarray:
+    return protocol.series_for(0)
+
+
+def test_offsets_and_split_sizes(series0):
+    assert [protocol.offset_points(k) for k in (0, 1, 2, 29)] == [0, 37, 75, 1087]
+    assert series0.shape == (1501,)
+    s = protocol.split(series0)
+    assert s.train_inputs.shape == s.train_targets.shape == s.test_inputs.shape == s.test_targets.shape == (750, 1)
+    assert s.train_targets[-1, 0] == s.test_inputs[0, 0] == series0[750]
+    assert s.test_targets[-1, 0] == series0[1500]
+    # repeat 1 is repeat 0's grid shifted by 37 points (same solver, so equal up to interpolation)
+    s1 = protocol.series_for(1)
+    assert np.max(np.abs(s1[:100] - series0[37:137])) < 1e-6
+
+
+def test_constant_prediction_gives_known_smape(series0):
+    s = protocol.split(series0)
+    res, preds = evaluate(Affine(0.0, 1.0), s, ["smape", "synaptic_operations"])
+    y = s.test_targets.numpy().ravel()
+    assert np.all(preds == 1.0)
+    assert res["smape"] == pytest.approx(_smape(np.ones_like(y), y), rel=1e-12)
+    assert res["synaptic_operations"]["dense"] == 1.0  # one 1→1 synapse per step
+
+
+def test_closed_loop_feeds_predictions_back(series0):
+    s = protocol.split(series0)
+    _, preds = evaluate(Affine(1.0, 0.01), s, ["smape"])
+    x0 = series0[750]
+    # open loop would give u[i] + 0.01; closed loop drifts linearly from the one true input
+    np.testing.assert_allclose(preds, x0 + 0.01 * np.arange(1, 751), rtol=1e-12)
+
+
+def test_register_windows_and_lstm_footprint():
+    u = torch.arange(1.0, 5.0).unsqueeze(-1)
+    np.testing.assert_array_equal(register_windows(u, 3).numpy(), [[0, 0, 1], [0, 1, 2], [1, 2, 3], [2, 3, 4]])
+    m = LSTMBaseline()
+    from nsb.metrics import footprint
+    assert footprint(m) == 490_008  # NeuroBench's 4.90E5
+
+
+def test_ridge_fit_recovers_linear_system():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(2, 5, generator=g, dtype=torch.float64)
+    f = torch.randn(400, 5, generator=g, dtype=torch.float64)
+    w = ridge_fit(f, f @ a.T, 1e-10)
+    torch.testing.assert_close(w, a, atol=1e-8, rtol=1e-8)
+    with pytest.raises(NsbError):
+        ridge_fit(f, torch.zeros(3, 1), 1e-6)
+
+
+def test_esn_matches_neurobench_sizes(series0):
+    esn = ESN(ESNOptions(), seed=0)
+    s = protocol.split(series0)
+    esn.fit(s.train_inputs, s.train_targets)
+    res, _ = evaluate(esn, s, ["footprint", "synaptic_operations", "smape"])
+    assert res["footprint"] == 281_248
+    assert res["synaptic_operations"]["dense"] == 35_156
+    assert res["smape"] < 40
+
+
+def test_run_and_report_files(tmp_path):
+    settings = load_settings()
+    settings.snn_fit = FitOptions(epochs=2, chunk=10, burn_in=2, batch_size=512)
+    settings.snn.window, settings.snn.hidden = 8, 16
+    settings.esn.reservoir = 20  # small: the metric hooks cost per layer call
+    results = {"esn": run_mackey_glass("esn", 1, settings), "snn": run_mackey_glass("snn", 1, settings)}
+    for r in results.values():
+        assert r["smape"] and 0 <= r["smape_mean"] <= 200 and r["footprint"] > 0
+        assert r["synaptic_operations"]["dense"] > 0
+    paths = write_outputs(tmp_path, results, {"repeats": 1, "machine": "test", "command": "pytest"})
+    data = json.loads((tmp_path / "results.json").read_text())
+    assert set(data["results"]) == {"ESN (nsb run)", "SNN (nsb LIF)"}
+    assert len(data["results"]["SNN (nsb LIF)"]["predictions"]) == 750
+    md = (tmp_path / "results.md").read_text()
+    assert "13.37" in md and "14.79" in md and "SNN (nsb LIF)" in md
+    assert paths["png"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("call", [
+    lambda: run_mackey_glass("gru", 1),
+    lambda: run_mackey_glass("esn", 0),
+    lambda: run_mackey_glass("esn", 31),
+    lambda: protocol.split(np.zeros(100)),
+    lambda: protocol.split(np.zeros((1501, 2))),
+    lambda: protocol.autoregress(Affine(1, 0), torch.zeros(2, 3), 5),
+    lambda: protocol.offset_points(30),
+    lambda: settings_from_dict({"snn": {"hiden": 3}}),
+    lambda: settings_from_dict({"model": {}}),
+    lambda: settings_from_dict({"lstm": {"fit": {"epochs": "many"}}}),
+])
+def test_errors_are_loud_one_line(call):
+    with pytest.raises(NsbError) as err:
+        call()
+    assert "\n" not in str(err.value) and str(err.value)
+
+
+def test_main_rejects_unknown_model(tmp_path, capsys):
+    assert main(["--out", str(tmp_path), "--model", "lstn", "--repeats", "1"]) == 2
+    assert "did you mean 'lstm'" in capsys.readouterr().err
