@@ -18,6 +18,8 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[torch,test,plots]"
 	# NeuroBench is the metrics tests' oracle; --no-deps keeps its pinned training stack out
 	$(PY) -m pip install --quiet --no-deps neurobench==2.3.0 snntorch==1.0.0 tqdm
+	# the TensorRT backend is type-checked against these stubs (TensorRT itself cannot be installed here)
+	$(PY) -m pip install --quiet --no-deps tensorrt-stubs==10.13.0.35.1
 	touch $(STAMP)
 
 demo: $(STAMP)

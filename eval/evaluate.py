@@ -32,7 +32,7 @@ def percentile_ms(times: list[float], q: float) -> float:
 
 def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: str = "custom", batch_size: int = 64,
              warmup: int = 2, repeats: int = 10, batch_sizes: tuple[int, ...] = (1, 8, 64),
-             precision: str = "fp32") -> dict[str, Any]:
+             precision: str = "fp32", engine: str | None = None, plugin_library: str | None = None) -> dict[str, Any]:
     if precision not in ("fp32", "fp16"):
         raise BundleError(f"--precision must be fp32 or fp16, got '{precision}'")
     reference = bundle.reference()
@@ -40,7 +40,10 @@ def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: s
     check_input(bundle, x)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
-    backend: Backend = load_backend(backend_name, bundle, device=device, graph=graph, precision=precision)
+    # an engine is built for the largest batch it will see
+    backend: Backend = load_backend(backend_name, bundle, device=device, graph=graph, precision=precision,
+                                    engine=engine, plugin_library=plugin_library,
+                                    max_batch=max(batch_size, *batch_sizes))
     load_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     backend.run(np.ascontiguousarray(x[:, :1]))
@@ -76,7 +79,7 @@ def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: s
         "bundle": str(bundle.path),
         "model": bundle.manifest.get("name"),
         "backend": backend_name,
-        "graph": graph if backend_name in ("onnxruntime", "onnx-reference") else None,
+        "graph": graph if backend_name in ("onnxruntime", "onnx-reference", "tensorrt") else None,
         "device": device,
         "precision": precision,
         "samples": int(n),

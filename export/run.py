@@ -26,7 +26,7 @@ from nsb.models.build import build_model
 from nsb.ops.functions import OPSET
 from nsb.ops.schema import DOMAIN, VERSION
 
-FORMATS = ("onnx", "torchscript")
+FORMATS = ("onnx", "torchscript", "engine")
 
 
 def find_checkpoint(run_dir: Path, which: str) -> Path:
@@ -69,6 +69,8 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
         "config.toml": dump_toml(cfg).encode(),
     }
     ops: list[str] = []
+    if "engine" in formats and "onnx" not in formats:
+        formats = (*formats, "onnx")  # the engine is built from model.onnx, which the bundle then carries
     if "onnx" in formats:
         from nsb.export.onnx_export import export_onnx, inline_functions
 
@@ -76,6 +78,8 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
         ops = sorted({n.op_type for n in proto.graph.node if n.domain == DOMAIN})
         files["model.onnx"] = proto.SerializeToString()
         files["model.std.onnx"] = inline_functions(proto).SerializeToString()
+    if "engine" in formats:
+        files["model.engine"] = _engine(files["model.onnx"], int(x.shape[0]))
     if "torchscript" in formats:
         from nsb.export.torchscript_export import export_torchscript
 
@@ -87,6 +91,18 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
                          dynamic_time)
     target = Path(out) if out is not None else Path("bundle") / cfg.name
     return write_bundle(target, files, manifest)
+
+
+def _engine(onnx_bytes: bytes, time_steps: int) -> bytes:
+    """A TensorRT engine (fp32, batch 1…64, T fixed) built here, for this GPU and TensorRT version."""
+    import tempfile
+
+    from nsb.eval.engine import build_engine, find_plugin_library
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.onnx"
+        path.write_bytes(onnx_bytes)
+        return build_engine(path, find_plugin_library(), "fp32", 64, time_steps)
 
 
 def _manifest(name: str, task: Any, readout: str, x: torch.Tensor, layers: list[str], shapes: list[tuple[int, ...]],

@@ -191,7 +191,8 @@ def data_download(
 def export_cmd(
     run_dir: Path = typer.Argument(..., help="Run directory written by nsb train (runs/<name>)."),
     formats: list[str] = typer.Option(["onnx"], "--format", "-f", help="onnx (model.onnx with nsb ops + "
-                                      "model.std.onnx with standard ops) or torchscript (model.ts). Repeatable."),
+                                      "model.std.onnx with standard ops), torchscript (model.ts) or engine (a "
+                                      "TensorRT engine for this machine's GPU, model.engine). Repeatable."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Bundle directory. Default: bundle/<run name>."),
     samples: int = typer.Option(256, help="Test samples stored in reference.h5 for evaluation."),
     checkpoint: str = typer.Option("best", help="best (best.pt, when the run kept one) or last (checkpoint.pt)."),
@@ -227,6 +228,9 @@ def eval_cmd(
                                        "BUNDLE/reports/<backend>[-std]-<device>[-fp16]."),
     compare: list[Path] = typer.Option([], "--compare", help="nsb eval --compare A.json B.json: two reports side by "
                                        "side."),
+    engine: Optional[Path] = typer.Option(None, help="tensorrt: a prebuilt .engine/.plan instead of building one."),
+    plugins: Optional[Path] = typer.Option(None, help="tensorrt: libnsb_trt_plugins.so (default: $NSB_TRT_PLUGINS "
+                                           "or build/trt/)."),
 ) -> None:
     """Measure a bundle on a backend (score, fidelity to the trained model, latency, memory); on a run: its NeuroBench metrics."""
     from rich.table import Table
@@ -250,8 +254,10 @@ def eval_cmd(
     opened = Bundle(bundle)
     with console.status(f"evaluating on {backend}"):
         report = evaluate(opened, backend, device=device, graph=graph, batch_size=batch_size, repeats=repeats,
-                          batch_sizes=tuple(batch_sizes), precision=precision)
-    suffix = ("-std" if graph == "std" and backend in ("onnxruntime", "onnx-reference") else "") + f"-{device}"
+                          batch_sizes=tuple(batch_sizes), precision=precision,
+                          engine=str(engine) if engine else None, plugin_library=str(plugins) if plugins else None)
+    suffix = ("-std" if graph == "std" and backend in ("onnxruntime", "onnx-reference", "tensorrt") else "")
+    suffix += f"-{device}"
     suffix += "-fp16" if precision == "fp16" else ""
     out = out or opened.path / "reports" / f"{backend}{suffix}"
     json_path, md_path = write_report(report, out)

@@ -209,3 +209,13 @@ def test_fp16_graph_for_onnxruntime_is_valid(bundle):
     types = {i.data_type for i in model.graph.initializer}
     assert onnx.TensorProto.FLOAT16 in types
     assert model.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT  # fp32 at the edges
+
+
+def test_tensorrt_without_tensorrt_is_one_line(bundle, trained, tmp_path):
+    done = nsb("eval", str(bundle), "--backend", "tensorrt")
+    assert done.returncode == 2 and "--device cuda" in done.stderr and "Traceback" not in done.stderr
+    done = nsb("eval", str(bundle), "--backend", "tensorrt", "--device", "cuda")
+    assert done.returncode == 2 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    done = nsb("export", str(trained / "run"), "--format", "engine", "--out", str(tmp_path / "e"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr and "tensorrt" in done.stderr.lower()
+    assert not (tmp_path / "e").exists()  # nothing half-written

@@ -59,7 +59,7 @@ def test_lif_forward_and_backward(reset, surrogate, detach):
     s_k, v_k, ckpt = cpu.lif_forward(x.detach().numpy(), v0.detach().numpy(), **kw)
     np.testing.assert_array_equal(s_k, s.detach().numpy())
     np.testing.assert_allclose(v_k, v_t.detach().numpy(), rtol=1e-5, atol=1e-6)
-    gx, gv0 = cpu.lif_backward(x.detach().numpy(), gs.numpy(), gv.numpy(), ckpt, surrogate=surrogate, alpha=1.0,
+    gx, gv0, _ = cpu.lif_backward(x.detach().numpy(), gs.numpy(), gv.numpy(), ckpt, surrogate=surrogate, alpha=1.0,
                                detach_reset=detach, **kw)
     np.testing.assert_allclose(gx, x.grad.numpy(), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(gv0, v0.grad.numpy(), rtol=1e-5, atol=1e-5)
@@ -221,3 +221,29 @@ def test_glif_backward(surrogate, detach):
     for k, name in enumerate(names):
         _close(gp[k].sum(0), params[k].grad, name)
     _close(gc.sum(1), c.grad[start:start + T], "c")
+
+
+@pytest.mark.parametrize("reset", ["hard", "soft", "none"])
+def test_lif_learned_decay_gradient(reset):
+    """PLIF: the kernel's Σ_t ∂L/∂h[t]·v[t−1] equals autograd's gradient of a tensor decay."""
+    from nsb.neurons.lif import lif_step
+
+    fire = build_surrogate("triangle", 1.0)
+    decay = torch.tensor(0.7, requires_grad=True)
+    x = _leaf(inputs(7))
+    v0 = _leaf(torch.rand(B, N) * 0.2)
+    threshold = 0.5 if reset != "none" else 0.9
+    v, spikes = v0, []
+    for t in range(T):
+        s, v = lif_step(x[t], v, decay=decay, input_gain=1.0, threshold=threshold, v_reset=0.0, reset=reset, fire=fire)
+        spikes.append(s)
+    s = torch.stack(spikes)
+    g = torch.Generator().manual_seed(4)
+    gs, gv = torch.randn(T, B, N, generator=g), torch.randn(B, N, generator=g)
+    ((s * gs).sum() + (v * gv).sum()).backward()
+    kw = dict(decay=0.7, input_gain=1.0, v_threshold=threshold, v_reset=0.0, reset_mode=reset)
+    _, _, ckpt = cpu.lif_forward(x.detach().numpy(), v0.detach().numpy(), **kw)
+    gx, gv0, gd = cpu.lif_backward(x.detach().numpy(), gs.numpy(), gv.numpy(), ckpt, surrogate="triangle", alpha=1.0,
+                                   **kw)
+    _close(gx, x.grad, "x")
+    np.testing.assert_allclose(gd.sum(), float(decay.grad), rtol=1e-4)

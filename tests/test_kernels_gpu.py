@@ -59,6 +59,7 @@ def test_half_storage_keeps_fp32_membranes(dtype):
 
 
 ADAPTIVE = {
+    "plif": dict(init_decay=0.8, threshold=0.5),
     "alif": dict(threshold=0.3),
     "adlif": dict(threshold=0.05, input_norm=False),
     "glif": dict(threshold=0.3, time_steps=120),

@@ -18,6 +18,7 @@ BACKENDS = {
     "torchscript": "nsb.eval.backends.torchscript_backend",
     "onnxruntime": "nsb.eval.backends.onnxruntime_backend",
     "onnx-reference": "nsb.eval.backends.onnx_reference_backend",
+    "tensorrt": "nsb.eval.backends.tensorrt_backend",
 }
 
 
@@ -34,9 +35,11 @@ class Backend(Protocol):
     def synchronize(self) -> None: ...
 
 
-def load_backend(name: str, bundle, device: str = "cpu", graph: str = "custom", precision: str = "fp32") -> Backend:
+def load_backend(name: str, bundle, device: str = "cpu", graph: str = "custom", precision: str = "fp32",
+                 **options) -> Backend:
+    """``options`` go to backends that take them (tensorrt: engine, plugin_library, max_batch)."""
     if name not in BACKENDS:
-        raise NsbError(unknown("backend", name, BACKENDS) + ("; tensorrt comes with the GPU evaluator" if name == "tensorrt" else ""))
+        raise NsbError(unknown("backend", name, BACKENDS))
     if device not in ("cpu", "cuda"):
         raise NsbError(f"--device must be cpu or cuda, got '{device}'")
     if device == "cuda" and name == "onnx-reference":
@@ -44,9 +47,10 @@ def load_backend(name: str, bundle, device: str = "cpu", graph: str = "custom", 
     if precision == "fp16" and (device != "cuda" or name not in FP16_BACKENDS):
         raise NsbError(f"--precision fp16 needs --device cuda and one of the backends {', '.join(FP16_BACKENDS)}")
     module = importlib.import_module(BACKENDS[name])
+    extra = {k: v for k, v in options.items() if v is not None} if name == "tensorrt" else {}
     if precision == "fp16":
-        return module.load(bundle, device=device, graph=graph, precision=precision)
-    return module.load(bundle, device=device, graph=graph)
+        extra["precision"] = precision
+    return module.load(bundle, device=device, graph=graph, **extra)
 
 
 def require(module: str, backend: str, install: str):

@@ -183,6 +183,31 @@ class TensorRTBackend:
             cudart.cudaEventDestroy(stop)
         return times
 
+    @property
+    def build_seconds(self) -> float | None:
+        """The engine build time when this load built it (the evaluator reports it under startup)."""
+        return None if self.engine_info.get("cached") else self.engine_info.get("build_s")
+
+    def time_run(self, x: np.ndarray) -> float:
+        """Seconds of one ``run`` (copies included) on the GPU timeline, between two CUDA events."""
+        cudart = self._cudart
+        start = cuda_check(cudart, cudart.cudaEventCreate(), "cudaEventCreate")
+        stop = cuda_check(cudart, cudart.cudaEventCreate(), "cudaEventCreate")
+        try:
+            cuda_check(cudart, cudart.cudaEventRecord(start, self._stream), "cudaEventRecord")
+            self.run(x)
+            cuda_check(cudart, cudart.cudaEventRecord(stop, self._stream), "cudaEventRecord")
+            cuda_check(cudart, cudart.cudaEventSynchronize(stop), "cudaEventSynchronize")
+            return float(cuda_check(cudart, cudart.cudaEventElapsedTime(start, stop), "cudaEventElapsedTime")) / 1e3
+        finally:
+            cudart.cudaEventDestroy(start)
+            cudart.cudaEventDestroy(stop)
+
+    def device_memory_peak(self) -> tuple[int, str] | None:
+        from nsb.eval.gpu_memory import process_device_memory
+
+        return process_device_memory()
+
     def close(self) -> None:
         """Free the buffers and the stream; the backend is unusable afterwards."""
         buffers, self._buffers = self._buffers, []

@@ -62,7 +62,7 @@ _fl, _i, _l = ctypes.c_float, ctypes.c_int, ctypes.c_long
 
 def _declare(lib: ctypes.CDLL) -> None:
     lib.nsb_lif_forward.argtypes = [_F, _F, _F, _F, _F, _fl, _fl, _fl, _fl, _i, _i, _l]
-    lib.nsb_lif_backward.argtypes = [_F, _F, _F, _F, _F, _F, _fl, _fl, _fl, _fl, _i, _i, _l, _i, _fl, _i]
+    lib.nsb_lif_backward.argtypes = [_F, _F, _F, _F, _F, _F, _F, _fl, _fl, _fl, _fl, _i, _i, _l, _i, _fl, _i]
     lib.nsb_alif_forward.argtypes = [_F] * 10 + [_fl, _fl, _i, _l, _i]
     lib.nsb_alif_backward.argtypes = [_F] * 13 + [_fl, _fl, _i, _l, _i, _i, _fl, _i]
     lib.nsb_adlif_forward.argtypes = [_F] * 12 + [_fl, _i, _l, _i]
@@ -103,11 +103,12 @@ def lif_backward(x, grad_s, grad_v_out, checkpoints, *, decay, input_gain, v_thr
                  surrogate, alpha, detach_reset=False):
     x, grad_s, grad_v_out = _f32(x), _f32(grad_s), _f32(grad_v_out)
     steps, n = x.shape[0], int(np.prod(x.shape[1:]))
-    grad_x, grad_v0 = np.empty_like(x), np.empty(n, np.float32)
-    library().nsb_lif_backward(_p(x), _p(grad_s), _p(grad_v_out), _p(_f32(checkpoints)), _p(grad_x), _p(grad_v0), decay,
+    grad_x, grad_v0, grad_decay = np.empty_like(x), np.empty(n, np.float32), np.empty(n, np.float32)
+    library().nsb_lif_backward(_p(x), _p(grad_s), _p(grad_v_out), _p(_f32(checkpoints)), _p(grad_x), _p(grad_v0),
+                               _p(grad_decay), decay,
                                input_gain, v_threshold, v_reset, RESET_IDS[reset_mode], steps, n,
                                SURROGATE_IDS[surrogate], alpha, int(detach_reset))
-    return grad_x, grad_v0.reshape(grad_v_out.shape)
+    return grad_x, grad_v0.reshape(grad_v_out.shape), grad_decay.reshape(grad_v_out.shape)
 
 
 def _ckpt(steps: int, n: int) -> np.ndarray:

@@ -79,18 +79,16 @@ class LIF(Neuron):
         leak = self.leak
         return leak.detach() if isinstance(leak, Tensor) else leak
 
-    def fused_unsupported(self, x: Tensor) -> str | None:
-        if isinstance(self.leak, Tensor):
-            return "the decay is learned (PLIF)"
-        return super().fused_unsupported(x)
-
     def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
         from nsb.kernels.lif import fused_lif
 
         v0 = torch.zeros_like(x[0]) if state is None else state[0]
-        attrs = {"decay": float(self.leak), "input_gain": self.input_gain, "v_threshold": self.threshold,
+        leak = self.leak
+        learned = leak if isinstance(leak, Tensor) else None
+        attrs = {"decay": float(leak), "input_gain": self.input_gain, "v_threshold": self.threshold,
                  "v_reset": self.v_reset, "reset_mode": self.reset}
-        s, v = fused_lif(x, v0, attrs, self.surrogate.name, float(self.surrogate.alpha), self.policy.detach_reset)
+        s, v = fused_lif(x, v0, attrs, self.surrogate.name, float(self.surrogate.alpha), self.policy.detach_reset,
+                         decay=learned)
         return s, (v.to(x.dtype),)
 
     def step(self, x: Tensor, state: State, fire: Fire) -> tuple[Tensor, State]:

@@ -14,12 +14,12 @@ void nsb_lif_forward(const float* x, const float* v0, float* s, float* v_out, fl
 }
 
 void nsb_lif_backward(const float* x, const float* grad_s, const float* grad_v_out, const float* checkpoints,
-                      float* grad_x, float* grad_v0, float decay, float input_gain, float v_threshold, float v_reset,
+                      float* grad_x, float* grad_v0, float* grad_decay, float decay, float input_gain, float v_threshold, float v_reset,
                       int reset_mode, int steps, long n, int surrogate, float alpha, int detach_reset) {
     const nsb::LifParams p{decay, input_gain, v_threshold, v_reset, reset_mode};
     for (long i = 0; i < n; ++i)
-        nsb::lif_backward_thread<float>(i, x, grad_s, grad_v_out, checkpoints, grad_x, grad_v0, p, steps, n, surrogate,
-                                        alpha, detach_reset);
+        nsb::lif_backward_thread<float>(i, x, grad_s, grad_v_out, checkpoints, grad_x, grad_v0, grad_decay, p, steps, n,
+                                        surrogate, alpha, detach_reset);
 }
 
 void nsb_alif_forward(const float* x, const float* alpha, const float* rho, const float* v0, const float* b0, float* s,

@@ -45,9 +45,10 @@ NSB_HD LifStep lif_step(float x, float v, const LifParams& p) {
     return r;
 }
 
-// One reverse step: grad_v is ∂L/∂v[t] on entry and ∂L/∂v[t−1] on return; returns ∂L/∂x[t].
+// One reverse step: grad_v is ∂L/∂v[t] on entry and ∂L/∂v[t−1] on return; returns ∂L/∂x[t] and sets
+// grad_h = ∂L/∂h[t] (a learned decay's gradient is Σ_t ∂L/∂h[t]·v[t−1], PLIF).
 NSB_HD float lif_step_backward(const LifStep& r, float grad_s, float& grad_v, const LifParams& p, int surrogate,
-                               float alpha, bool detach_reset) {
+                               float alpha, bool detach_reset, float& grad_h_out) {
     const float sg = surrogate_grad(surrogate, alpha, r.h - p.v_threshold);
     float dv_ds = 0.0f, dv_dh = 1.0f;
     if (p.reset_mode == kHard) {
@@ -58,6 +59,7 @@ NSB_HD float lif_step_backward(const LifStep& r, float grad_s, float& grad_v, co
     }
     if (detach_reset) dv_ds = 0.0f;
     const float grad_h = sg * (grad_s + grad_v * dv_ds) + grad_v * dv_dh;
+    grad_h_out = grad_h;
     grad_v = p.decay * grad_h;
     return p.input_gain * grad_h;
 }

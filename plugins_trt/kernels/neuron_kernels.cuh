@@ -42,15 +42,18 @@ NSB_HD void lif_forward_thread(long i, const T* __restrict__ x, const float* __r
 template <typename T>
 NSB_HD void lif_backward_thread(long i, const T* __restrict__ x, const T* __restrict__ grad_s, const float* __restrict__ grad_v_out,
                              const float* __restrict__ checkpoints, T* __restrict__ grad_x, float* __restrict__ grad_v0,
-                             LifParams p, int steps, long n, int surrogate, float alpha, int detach_reset) {
+                             float* __restrict__ grad_decay, LifParams p, int steps, long n, int surrogate, float alpha,
+                             int detach_reset) {
     if (i >= n || steps <= 0) return;
     float gv = grad_v_out != nullptr ? grad_v_out[i] : 0.0f;
+    float g_decay = 0.0f;
     const int segments = (steps + kSegment - 1) / kSegment;
     for (int seg = segments - 1; seg >= 0; --seg) {
         const int t0 = seg * kSegment;
         const int len = steps - t0 < kSegment ? steps - t0 : kSegment;
         LifStep saved[kSegment];
-        float v = checkpoints[static_cast<long>(seg) * n + i];
+        const float v_first = checkpoints[static_cast<long>(seg) * n + i];
+        float v = v_first;
 #pragma unroll
         for (int j = 0; j < kSegment; ++j) {
             if (j < len) {
@@ -62,11 +65,15 @@ NSB_HD void lif_backward_thread(long i, const T* __restrict__ x, const T* __rest
         for (int j = kSegment - 1; j >= 0; --j) {
             if (j < len) {
                 const long at = static_cast<long>(t0 + j) * n + i;
-                store(grad_x, at, lif_step_backward(saved[j], load(grad_s, at), gv, p, surrogate, alpha, detach_reset != 0));
+                float grad_h = 0.0f;
+                store(grad_x, at, lif_step_backward(saved[j], load(grad_s, at), gv, p, surrogate, alpha,
+                                                    detach_reset != 0, grad_h));
+                g_decay += grad_h * (j == 0 ? v_first : saved[j > 0 ? j - 1 : 0].v);
             }
         }
     }
     if (grad_v0 != nullptr) grad_v0[i] = gv;
+    if (grad_decay != nullptr) grad_decay[i] = g_decay;
 }
 
 #if defined(__CUDACC__) || defined(__CUDACC_RTC__)

@@ -10,10 +10,12 @@
     }                                                                                                          \
     extern "C" __global__ void lif_backward_##SUFFIX(const T* x, const T* grad_s, const float* grad_v_out,      \
                                                       const float* checkpoints, T* grad_x, float* grad_v0,      \
-                                                      nsb::LifParams p, int steps, long n, int surrogate,       \
+                                                      float* grad_decay, nsb::LifParams p, int steps, long n,   \
+                                                      int surrogate,                                            \
                                                       float alpha, int detach_reset) {                          \
         nsb::lif_backward_thread<T>(static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x, x, grad_s,        \
-                                    grad_v_out, checkpoints, grad_x, grad_v0, p, steps, n, surrogate, alpha,    \
+                                    grad_v_out, checkpoints, grad_x, grad_v0, grad_decay, p, steps, n, surrogate, \
+                                    alpha,                                                                      \
                                     detach_reset);                                                              \
     }
 
