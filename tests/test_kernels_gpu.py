@@ -60,6 +60,7 @@ def test_half_storage_keeps_fp32_membranes(dtype):
 
 ADAPTIVE = {
     "plif": dict(init_decay=0.8, threshold=0.5),
+    "rlif": dict(decay=0.8, threshold=0.5),
     "alif": dict(threshold=0.3),
     "adlif": dict(threshold=0.05, input_norm=False),
     "glif": dict(threshold=0.3, time_steps=120),
@@ -87,7 +88,10 @@ def test_fused_adaptive_neurons_equal_reference(name, surrogate, detach):
         ((s * gs).sum() + sum(t.float().sum() for t in state if t.is_floating_point())).backward()
         results.append((s.detach(), xi.grad, {k: p.grad.clone() for k, p in neuron.named_parameters()}))
     (s1, gx1, gp1), (s2, gx2, gp2) = results
-    assert torch.equal(s1, s2)
+    if name == "rlif":  # the recurrent sum's order differs from cuBLAS: allow rare threshold ties
+        assert (s1 == s2).float().mean() > 0.9999
+    else:
+        assert torch.equal(s1, s2)
     torch.testing.assert_close(gx1, gx2, rtol=1e-4, atol=1e-5)
     for key in gp2:
         torch.testing.assert_close(gp1[key], gp2[key], rtol=1e-4, atol=1e-4, msg=key)

@@ -69,6 +69,8 @@ def _declare(lib: ctypes.CDLL) -> None:
     lib.nsb_adlif_backward.argtypes = [_F] * 14 + [_fl, _i, _l, _i, _i, _fl, _i]
     lib.nsb_glif_forward.argtypes = [_F, _F, _F, _i, _F, _F, _F, _F, _F, _F, _i, _l, _i]
     lib.nsb_glif_backward.argtypes = [_F] * 6 + [_i] + [_F] * 4 + [_i, _l, _i, _i, _fl, _i]
+    lib.nsb_rlif_forward.argtypes = [_F] * 9 + [_fl, _fl, _fl, _fl, _i, _i, _i, _i]
+    lib.nsb_rlif_backward.argtypes = [_F] * 9 + [_fl, _fl, _fl, _fl, _i, _i, _i, _i, _i, _fl, _i]
     lib.nsb_surrogate_grad.argtypes = [_i, _fl, _fl]
     lib.nsb_surrogate_grad.restype = _fl
 
@@ -187,6 +189,32 @@ def glif_backward(x, grad_s, grad_u, ckpt, params, c, start, *, surrogate, alpha
                                 SURROGATE_IDS[surrogate], alpha_sg, int(detach_reset))
     shape = x.shape[1:]
     return gx, gu0.reshape(shape), gp.reshape(7, *shape), gc
+
+
+def rlif_forward(x, w, bias, v0, s0, *, decay, input_gain, v_threshold, v_reset, reset_mode):
+    """(spikes, membranes before reset h, v_T, s_T) for x ``[T, B, N]``."""
+    x = _f32(x)
+    steps, batch, neurons = x.shape
+    s, h = np.empty_like(x), np.empty_like(x)
+    v, last = np.empty((batch, neurons), np.float32), np.empty((batch, neurons), np.float32)
+    library().nsb_rlif_forward(_p(x), _p(_f32(w)), _p(_f32(bias)), _p(_f32(v0)), _p(_f32(s0)), _p(s), _p(h), _p(v),
+                               _p(last), decay, input_gain, v_threshold, v_reset, RESET_IDS[reset_mode], steps, batch,
+                               neurons)
+    return s, h, v, last
+
+
+def rlif_backward(s, h, grad_s, grad_v, grad_s_out, w, *, decay, input_gain, v_threshold, v_reset, reset_mode,
+                  surrogate, alpha, detach_reset=False):
+    """(∂L/∂current per step [T, B, N], ∂L/∂v0, ∂L/∂s0); ∂L/∂x is ∂L/∂current."""
+    s = _f32(s)
+    steps, batch, neurons = s.shape
+    gi = np.empty_like(s)
+    gv0, gs0 = np.empty((batch, neurons), np.float32), np.empty((batch, neurons), np.float32)
+    library().nsb_rlif_backward(_p(s), _p(_f32(h)), _p(_f32(grad_s)), _p(_f32(grad_v)), _p(_f32(grad_s_out)),
+                                _p(_f32(w)), _p(gi), _p(gv0), _p(gs0), decay, input_gain, v_threshold, v_reset,
+                                RESET_IDS[reset_mode], steps, batch, neurons, SURROGATE_IDS[surrogate], alpha,
+                                int(detach_reset))
+    return gi, gv0, gs0
 
 
 def surrogate_grad(name: str, alpha: float, u: float) -> float:

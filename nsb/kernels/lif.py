@@ -84,3 +84,69 @@ def fused_lif(x: Tensor, v0: Tensor, attrs: dict, surrogate: str, alpha: float, 
     """Spikes ``[T, ...]`` (x's dtype) and the final membrane (fp32) of the LIF op with ``attrs``; a
     learned ``decay`` tensor (PLIF) replaces ``attrs["decay"]`` and receives its gradient."""
     return FusedLIF.apply(x, v0, decay, attrs, surrogate, alpha, detach_reset)
+
+
+MAX_SPIKES_PER_THREAD = 8  # the per-thread arrays of rlif_forward / rlif_backward
+
+
+def _rlif_threads(neurons: int) -> int:
+    threads = -(-neurons // MAX_SPIKES_PER_THREAD)
+    threads = max(32, -(-threads // 32) * 32)
+    return min(1024, max(threads, min(128, -(-neurons // 32) * 32)))
+
+
+class FusedRLIF(torch.autograd.Function):
+    """The seed's Recurrent_LIF: one block per sample keeps the spikes in shared memory; the backward
+    walks time in reverse with the stored membranes, and ∂L/∂W_rec is one GEMM over (T·B)."""
+
+    @staticmethod
+    def forward(ctx, x, w, b, v0, s0, decay, attrs: dict, surrogate: str, alpha: float, detach_reset: bool):
+        from nsb.kernels.nvrtc import module_for
+
+        if decay is not None:
+            attrs = {**attrs, "decay": float(decay)}
+        x = x.contiguous()
+        steps, batch, neurons = x.shape
+        if neurons > 1024 * MAX_SPIKES_PER_THREAD:
+            raise ValueError(f"fused RLIF supports up to {1024 * MAX_SPIKES_PER_THREAD} neurons per layer")
+        w32, b32, v0, s0 = (t.detach().contiguous().float() for t in (w, b, v0, s0))
+        s = torch.empty_like(x)
+        h = torch.empty(x.shape, device=x.device, dtype=torch.float32)
+        v_out, s_out = torch.empty_like(v0), torch.empty_like(s0)
+        if steps and batch:
+            module = module_for(x.device.index or 0)
+            stream = torch.cuda.current_stream(x.device).cuda_stream
+            module.launch(f"rlif_forward_{SUFFIX[x.dtype]}", batch, _rlif_threads(neurons), stream,
+                          _ptr(x), _ptr(w32), _ptr(b32), _ptr(v0), _ptr(s0), _ptr(s), _ptr(v_out), _ptr(s_out), _ptr(h),
+                          _params(attrs), ctypes.c_int(steps), ctypes.c_int(batch), ctypes.c_int(neurons),
+                          shared=4 * neurons)
+        ctx.save_for_backward(s, h, w32, s0)
+        ctx.config = (attrs, surrogate, alpha, detach_reset, decay is not None)
+        return s, v_out, s_out
+
+    @staticmethod
+    def backward(ctx, grad_s, grad_v, grad_s_out):
+        from nsb.kernels.nvrtc import module_for
+
+        s, h, w, s0 = ctx.saved_tensors
+        attrs, surrogate, alpha, detach_reset, learned = ctx.config
+        if learned:
+            raise NotImplementedError("a learned decay (PLIF) with recurrence trains on the PyTorch loop")
+        steps, batch, neurons = s.shape
+        grad_s = torch.zeros_like(s) if grad_s is None else grad_s.contiguous().to(s.dtype)
+        gv = None if grad_v is None else grad_v.contiguous().float()
+        gso = None if grad_s_out is None else grad_s_out.contiguous().float()
+        gi = torch.empty(s.shape, device=s.device, dtype=torch.float32)
+        gv0, gs0 = torch.empty_like(s0), torch.empty_like(s0)
+        if steps and batch:
+            module = module_for(s.device.index or 0)
+            stream = torch.cuda.current_stream(s.device).cuda_stream
+            module.launch(f"rlif_backward_{SUFFIX[s.dtype]}", batch, _rlif_threads(neurons), stream,
+                          _ptr(s), _ptr(h), _ptr(grad_s), _ptr(gv), _ptr(gso), _ptr(w), _ptr(gi), _ptr(gv0), _ptr(gs0),
+                          _params(attrs), ctypes.c_int(steps), ctypes.c_int(batch), ctypes.c_int(neurons),
+                          ctypes.c_int(SURROGATE_IDS[surrogate]), ctypes.c_float(alpha),
+                          ctypes.c_int(int(detach_reset)), shared=4 * neurons)
+        s_prev = torch.cat([s0.unsqueeze(0), s[:-1].float()])
+        grad_w = gi.reshape(-1, neurons).t() @ s_prev.reshape(-1, neurons)
+        grad_b = gi.sum((0, 1))
+        return gi.to(s.dtype), grad_w, grad_b, gv0, gs0, None, None, None, None, None

@@ -146,6 +146,9 @@ class Neuron(nn.Module):
 
     # --- the fused CUDA kernels (nsb.kernels) ---------------------------------------------------
 
+    #: whether forward_fused handles a recurrent synapse (the LIF family's RLIF kernel does)
+    fused_recurrence: ClassVar[bool] = False
+
     def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
         """The same map through the neuron's fused kernel; models with one override this."""
         raise NotImplementedError
@@ -159,8 +162,10 @@ class Neuron(nn.Module):
             return f"{type(self).__name__} has no fused kernel"
         if not x.is_cuda:
             return "the input is not on a CUDA device"
-        if self.recurrent is not None:
+        if self.recurrent is not None and not self.fused_recurrence:
             return "the layer is recurrent"
+        if self.recurrent is not None and p.recurrent != "full":
+            return f"the learning rule's recurrent gradient '{p.recurrent}' is not fused"
         if not p.temporal or p.detach_state or p.truncate:
             return "the learning rule cuts the state's gradient (only STBP and reset detachment are fused)"
         if self.surrogate.name not in SURROGATE_IDS:

@@ -79,9 +79,25 @@ class LIF(Neuron):
         leak = self.leak
         return leak.detach() if isinstance(leak, Tensor) else leak
 
-    def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
-        from nsb.kernels.lif import fused_lif
+    fused_recurrence = True
 
+    def fused_unsupported(self, x: Tensor) -> str | None:
+        if self.recurrent is not None and isinstance(self.leak, Tensor):
+            return "a learned decay (PLIF) with recurrence"
+        if self.recurrent is not None and x.dim() != 3:
+            return "a recurrent layer's input must be [T, B, N]"
+        return super().fused_unsupported(x)
+
+    def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
+        from nsb.kernels.lif import FusedRLIF, fused_lif
+
+        if self.recurrent is not None:
+            v0, s0 = (torch.zeros_like(x[0]), torch.zeros_like(x[0])) if state is None else state
+            attrs = {"decay": float(self.leak), "input_gain": self.input_gain, "v_threshold": self.threshold,
+                     "v_reset": self.v_reset, "reset_mode": self.reset}
+            s, v, s_last = FusedRLIF.apply(x, self.recurrent.weight, self.recurrent.bias, v0, s0, None, attrs,
+                                           self.surrogate.name, float(self.surrogate.alpha), self.policy.detach_reset)
+            return s, (v.to(x.dtype), s_last.to(x.dtype))
         v0 = torch.zeros_like(x[0]) if state is None else state[0]
         leak = self.leak
         learned = leak if isinstance(leak, Tensor) else None

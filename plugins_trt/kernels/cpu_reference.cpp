@@ -1,6 +1,9 @@
 // The kernel bodies of neuron_kernels.cuh built for the CPU (fp32), one loop over the threads, so the
 // tests run the very code the GPU runs against the PyTorch reference. Loaded with ctypes by
 // nsb.kernels.cpu; not a fast path.
+#include <algorithm>
+#include <vector>
+
 #include "neuron_kernels.cuh"
 
 extern "C" {
@@ -76,6 +79,43 @@ void nsb_glif_backward(const float* x, const float* grad_s, const float* grad_u_
     for (long i = 0; i < n; ++i)
         nsb::glif_backward_thread<float>(i, x, grad_s, grad_u_out, ckpt_u, p, c, start, grad_x, grad_u0, grad_params,
                                          grad_c, steps, n, neurons, surrogate, sg_alpha, detach_reset);
+}
+
+// RLIF forward (for the tests): the same step with the recurrent current summed in the kernel's order.
+void nsb_rlif_forward(const float* x, const float* w, const float* bias, const float* v0, const float* s0, float* s,
+                      float* h_out, float* v_out, float* s_out, float decay, float input_gain, float v_threshold,
+                      float v_reset, int reset_mode, int steps, int batch, int neurons) {
+    const nsb::LifParams p{decay, input_gain, v_threshold, v_reset, reset_mode};
+    const long n = static_cast<long>(batch) * neurons;
+    std::vector<float> v(v0, v0 + n), last(s0, s0 + n), next(n);
+    for (int t = 0; t < steps; ++t) {
+        for (int b = 0; b < batch; ++b)
+            for (int j = 0; j < neurons; ++j) {
+                const long i = static_cast<long>(b) * neurons + j;
+                float rec = 0.0f;
+                for (int m = 0; m < neurons; ++m) rec = nsb::add(rec, nsb::mul(last[b * neurons + m], w[j * neurons + m]));
+                const float current = nsb::add(x[t * n + i], nsb::add(rec, bias[j]));
+                const nsb::LifStep r = nsb::lif_step(current, v[i], p);
+                h_out[t * n + i] = r.h;
+                s[t * n + i] = r.s;
+                v[i] = r.v;
+                next[i] = r.s;
+            }
+        last = next;
+    }
+    std::copy(v.begin(), v.end(), v_out);
+    std::copy(last.begin(), last.end(), s_out);
+}
+
+void nsb_rlif_backward(const float* s, const float* h, const float* grad_s, const float* grad_v_out,
+                       const float* grad_s_out, const float* w, float* grad_current, float* grad_v0, float* grad_s0,
+                       float decay, float input_gain, float v_threshold, float v_reset, int reset_mode, int steps,
+                       int batch, int neurons, int surrogate, float alpha, int detach_reset) {
+    const nsb::LifParams p{decay, input_gain, v_threshold, v_reset, reset_mode};
+    std::vector<float> gv(neurons), carry(neurons), d(neurons);
+    for (int b = 0; b < batch; ++b)
+        nsb::rlif_backward_sample(b, s, h, grad_s, grad_v_out, grad_s_out, w, grad_current, grad_v0, grad_s0, gv.data(),
+                                  carry.data(), d.data(), p, steps, batch, neurons, surrogate, alpha, detach_reset);
 }
 
 float nsb_surrogate_grad(int id, float alpha, float u) { return nsb::surrogate_grad(id, alpha, u); }

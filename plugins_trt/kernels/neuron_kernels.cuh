@@ -83,8 +83,8 @@ NSB_HD void lif_backward_thread(long i, const T* __restrict__ x, const T* __rest
 template <typename T>
 __device__ void rlif_forward(const T* __restrict__ x, const float* __restrict__ w_rec, const float* __restrict__ b_rec,
                              const float* __restrict__ v0, const float* __restrict__ s0, T* __restrict__ s,
-                             float* __restrict__ v_out, float* __restrict__ s_out, LifParams p, int steps, int batch,
-                             int neurons) {
+                             float* __restrict__ v_out, float* __restrict__ s_out, float* __restrict__ h_out,
+                             LifParams p, int steps, int batch, int neurons) {
     extern __shared__ float spikes[];
     const int b = blockIdx.x;
     if (b >= batch) return;
@@ -107,6 +107,7 @@ __device__ void rlif_forward(const T* __restrict__ x, const float* __restrict__ 
             for (int m = 0; m < neurons; ++m) rec = add(rec, mul(spikes[m], row[m]));
             const float current = add(load(x, static_cast<long>(t) * n + i), add(rec, b_rec[j]));
             const LifStep r = lif_step(current, v_out[i], p);
+            if (h_out != nullptr) h_out[static_cast<long>(t) * n + i] = r.h;  // kept for training's backward
             v_out[i] = r.v;
             store(s, static_cast<long>(t) * n + i, r.s);
             if (k < 8) fired[k] = r.s;
@@ -119,7 +120,94 @@ __device__ void rlif_forward(const T* __restrict__ x, const float* __restrict__ 
     for (int j = threadIdx.x; j < neurons; j += blockDim.x) s_out[static_cast<long>(b) * neurons + j] = spikes[j];
 }
 
+// RLIF backward, one block per sample: walks time in reverse with the stored membranes h and spikes s;
+// ∂L/∂s[t−1] gains W_recᵀ·∂L/∂I[t] through the recurrent current I = x + W_rec·s[t−1] + b, summed in
+// shared memory. Writes ∂L/∂x = ∂L/∂I per step (the caller forms ∂L/∂W_rec = Σ ∂L/∂I ⊗ s[t−1] with one
+// GEMM), ∂L/∂v0 and ∂L/∂s0. Dynamic shared memory: N floats.
+template <typename T>
+__device__ void rlif_backward(const T* __restrict__ s, const float* __restrict__ h, const T* __restrict__ grad_s,
+                              const float* __restrict__ grad_v_out, const float* __restrict__ grad_s_out,
+                              const float* __restrict__ w_rec, float* __restrict__ grad_current,
+                              float* __restrict__ grad_v0, float* __restrict__ grad_s0, LifParams p, int steps,
+                              int batch, int neurons, int surrogate, float alpha, int detach_reset) {
+    extern __shared__ float d_current[];
+    const int b = blockIdx.x;
+    if (b >= batch) return;
+    const long n = static_cast<long>(batch) * neurons;
+    float gv[8], carry[8];  // per owned neuron: ∂L/∂v[t] and the recurrent part of ∂L/∂s[t]
+    int k = 0;
+    for (int j = threadIdx.x; j < neurons; j += blockDim.x, ++k) {
+        const long i = static_cast<long>(b) * neurons + j;
+        gv[k] = grad_v_out != nullptr ? grad_v_out[i] : 0.0f;
+        carry[k] = grad_s_out != nullptr ? grad_s_out[i] : 0.0f;
+    }
+    for (int t = steps - 1; t >= 0; --t) {
+        k = 0;
+        for (int j = threadIdx.x; j < neurons; j += blockDim.x, ++k) {
+            const long at = static_cast<long>(t) * n + static_cast<long>(b) * neurons + j;
+            LifStep r;
+            r.h = h[at];
+            r.s = load(s, at);
+            float grad_h = 0.0f;
+            lif_step_backward(r, load(grad_s, at) + carry[k], gv[k], p, surrogate, alpha, detach_reset != 0, grad_h);
+            const float dI = p.input_gain * grad_h;
+            grad_current[at] = dI;
+            d_current[j] = dI;
+        }
+        __syncthreads();
+        k = 0;
+        for (int m = threadIdx.x; m < neurons; m += blockDim.x, ++k) {
+            float acc = 0.0f;
+            for (int j = 0; j < neurons; ++j) acc += w_rec[static_cast<long>(j) * neurons + m] * d_current[j];
+            carry[k] = acc;
+        }
+        __syncthreads();
+    }
+    k = 0;
+    for (int j = threadIdx.x; j < neurons; j += blockDim.x, ++k) {
+        const long i = static_cast<long>(b) * neurons + j;
+        grad_v0[i] = gv[k];
+        grad_s0[i] = carry[k];
+    }
+}
 #endif
+
+// The same RLIF backward for one sample on the host, neuron by neuron, for the CPU build and tests.
+NSB_HD void rlif_backward_sample(int b, const float* s, const float* h, const float* grad_s, const float* grad_v_out,
+                                 const float* grad_s_out, const float* w_rec, float* grad_current, float* grad_v0,
+                                 float* grad_s0, float* scratch_gv, float* scratch_carry, float* scratch_d,
+                                 LifParams p, int steps, int batch, int neurons, int surrogate, float alpha,
+                                 int detach_reset) {
+    const long n = static_cast<long>(batch) * neurons;
+    for (int j = 0; j < neurons; ++j) {
+        const long i = static_cast<long>(b) * neurons + j;
+        scratch_gv[j] = grad_v_out != nullptr ? grad_v_out[i] : 0.0f;
+        scratch_carry[j] = grad_s_out != nullptr ? grad_s_out[i] : 0.0f;
+    }
+    for (int t = steps - 1; t >= 0; --t) {
+        for (int j = 0; j < neurons; ++j) {
+            const long at = static_cast<long>(t) * n + static_cast<long>(b) * neurons + j;
+            LifStep r;
+            r.h = h[at];
+            r.s = s[at];
+            float grad_h = 0.0f;
+            lif_step_backward(r, grad_s[at] + scratch_carry[j], scratch_gv[j], p, surrogate, alpha, detach_reset != 0,
+                              grad_h);
+            scratch_d[j] = p.input_gain * grad_h;
+            grad_current[at] = scratch_d[j];
+        }
+        for (int m = 0; m < neurons; ++m) {
+            float acc = 0.0f;
+            for (int j = 0; j < neurons; ++j) acc += w_rec[static_cast<long>(j) * neurons + m] * scratch_d[j];
+            scratch_carry[m] = acc;
+        }
+    }
+    for (int j = 0; j < neurons; ++j) {
+        const long i = static_cast<long>(b) * neurons + j;
+        grad_v0[i] = scratch_gv[j];
+        grad_s0[i] = scratch_carry[j];
+    }
+}
 
 template <typename T>
 NSB_HD void alif_forward_thread(long i, const T* __restrict__ x, const float* __restrict__ alpha, const float* __restrict__ rho,

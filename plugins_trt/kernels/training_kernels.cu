@@ -83,3 +83,26 @@ NSB_ADAPTIVE_KERNELS(f32, float)
 NSB_ADAPTIVE_KERNELS(f16, __half)
 NSB_ADAPTIVE_KERNELS(bf16, __nv_bfloat16)
 #endif
+
+// RLIF (recurrent LIF): one block per sample; N floats of dynamic shared memory
+#define NSB_RLIF_KERNELS(SUFFIX, T)                                                                               \
+    extern "C" __global__ void rlif_forward_##SUFFIX(const T* x, const float* w_rec, const float* b_rec,           \
+                                                      const float* v0, const float* s0, T* s, float* v_out,        \
+                                                      float* s_out, float* h_out, nsb::LifParams p, int steps,     \
+                                                      int batch, int neurons) {                                    \
+        nsb::rlif_forward<T>(x, w_rec, b_rec, v0, s0, s, v_out, s_out, h_out, p, steps, batch, neurons);           \
+    }                                                                                                              \
+    extern "C" __global__ void rlif_backward_##SUFFIX(const T* s, const float* h, const T* grad_s,                 \
+                                                       const float* grad_v_out, const float* grad_s_out,           \
+                                                       const float* w_rec, float* grad_current, float* grad_v0,    \
+                                                       float* grad_s0, nsb::LifParams p, int steps, int batch,     \
+                                                       int neurons, int surrogate, float alpha, int detach_reset) { \
+        nsb::rlif_backward<T>(s, h, grad_s, grad_v_out, grad_s_out, w_rec, grad_current, grad_v0, grad_s0, p,      \
+                              steps, batch, neurons, surrogate, alpha, detach_reset);                              \
+    }
+
+NSB_RLIF_KERNELS(f32, float)
+#if defined(NSB_HALF)
+NSB_RLIF_KERNELS(f16, __half)
+NSB_RLIF_KERNELS(bf16, __nv_bfloat16)
+#endif

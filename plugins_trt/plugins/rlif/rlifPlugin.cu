@@ -8,7 +8,7 @@ namespace trt {
 template <typename T>
 __global__ void rlifKernel(T const* x, float const* w, float const* b, float const* v0, float const* s0, T* s,
                            float* v_out, float* s_out, LifParams p, int steps, int batch, int neurons) {
-    rlif_forward<T>(x, w, b, v0, s0, s, v_out, s_out, p, steps, batch, neurons);
+    rlif_forward<T>(x, w, b, v0, s0, s, v_out, s_out, nullptr, p, steps, batch, neurons);
 }
 
 cudaError_t RlifOp::enqueue(Attributes const& a, nvinfer1::PluginTensorDesc const* in, nvinfer1::PluginTensorDesc const*,
