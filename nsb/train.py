@@ -293,11 +293,20 @@ class Trainer:
 
         from nsb.metrics.report import benchmark_metrics
 
-        model = self.model
+        from nsb.models.layers import SpikingLayer
+        from nsb.neurons import FULL_BPTT, Neuron
+
+        model = copy.deepcopy(self.model)
         best = self.run_dir / "best.pt"
         if best.is_file():
-            model = copy.deepcopy(self.model)
             model.load_state_dict(load_checkpoint(best, self.device)["model"])
+        # the learning rule's gradient plumbing (input traces, e-prop's recurrent trace) leaves the
+        # outputs unchanged but calls synapses differently; measure the plain network
+        for m in model.modules():
+            if isinstance(m, SpikingLayer):
+                m.input_trace = False
+            if isinstance(m, Neuron):
+                m.policy = FULL_BPTT
         limit = self.cfg.train.limit_eval_batches
 
         def batches():

@@ -139,3 +139,39 @@ def test_errors_are_loud_one_line(call):
 def test_main_rejects_unknown_model(tmp_path, capsys):
     assert main(["--out", str(tmp_path), "--model", "lstn", "--repeats", "1"]) == 2
     assert "did you mean 'lstm'" in capsys.readouterr().err
+
+
+def test_lsm_deterministic_spiking_and_shapes(series0):
+    from nsb.benchmarks_nb.lsm import LSMOptions, SpikingReservoir
+
+    opts = LSMOptions(reservoir=30, window=4, substeps=2, readout="both", ridge=1e-3)
+    a, b = SpikingReservoir(opts, seed=3), SpikingReservoir(opts, seed=3)
+    for name, p in a.state_dict().items():
+        torch.testing.assert_close(p, b.state_dict()[name])
+    assert not torch.equal(a.w_rec.weight, SpikingReservoir(opts, seed=4).w_rec.weight)
+    s = protocol.split(series0)
+    loss = a.fit(s.train_inputs[:200], s.train_targets[:200])
+    assert np.isfinite(loss[0])
+    assert a.readout.weight.shape == (1, 4 + 2 * 30)
+    seen = []
+    a.w_rec.register_forward_hook(lambda m, args, out: seen.append(args[0].clone()))
+    a.reset_state()
+    with torch.no_grad():
+        y = protocol.run_teacher_forced(a, s.train_inputs[:50])
+    assert y.shape == (50, 1) and torch.isfinite(y).all()
+    spikes = torch.cat(seen)
+    assert ((spikes == 0) | (spikes == 1)).all() and spikes.sum() > 0  # the recurrent synapse sees spikes
+    a.reset_state()
+    res, preds = evaluate(a, s, ["synaptic_operations", "smape"])
+    ops = res["synaptic_operations"]
+    assert preds.shape == (750,)
+    assert ops["effective_acs"] > 0  # spikes through W_rec count as accumulates
+    # real-valued inputs: input layer (window·R) and readout (window + 2R) only
+    assert ops["effective_macs"] <= 4 * 30 + 4 + 2 * 30
+
+
+def test_lsm_settings_from_toml():
+    s = load_settings()
+    assert s.lsm.reservoir == 150 and s.lsm.window == 16
+    with pytest.raises(NsbError):
+        settings_from_dict({"lsm": {"resevoir": 3}})

@@ -33,7 +33,7 @@ def test_default_config_learns_far_above_chance(tmp_path):
     best = result.best["test_acc"]
     assert best > 0.9, result.history
     run = tmp_path / "default"
-    assert {p.name for p in run.iterdir()} == {"checkpoint.pt", "best.pt", "config.toml", "metrics.jsonl"}
+    assert {p.name for p in run.iterdir()} == {"checkpoint.pt", "best.pt", "config.toml", "metrics.jsonl", "neurobench.json"}
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == cfg.train.epochs and rows[-1]["epoch"] == cfg.train.epochs
     assert load_config(run / "config.toml") == cfg

@@ -1,8 +1,8 @@
 """NeuroBench's Mackey-Glass chaotic function prediction, end to end, for the LSTM and ESN baselines
 and an nsb spiking model.
 
-    python -m nsb.benchmarks_nb.mackey_glass --out DIR [--repeats N] [--model lstm|esn|snn|all]
-                                             [--config configs/neurobench_mackey_glass.toml]
+    python -m nsb.benchmarks_nb.mackey_glass --out DIR [--repeats N] [--model lstm|esn|snn|lsm|all]
+                                             [--config configs/neurobench/mackey_glass.toml]
 
 Per repeat k (protocol.py): generate the series at offset k·37.5 points, train teacher-forced on the
 750 train points, prime the model's state with them, then predict the 750 test points in closed
@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from nsb.benchmarks_nb.baselines import ESN, LSTMBaseline
+from nsb.benchmarks_nb.lsm import SpikingReservoir
 from nsb.benchmarks_nb.plots import plot_predictions
 from nsb.benchmarks_nb.protocol import (MAX_REPEATS, POINTS_PER_LYAPUNOV, Split, autoregress, run_teacher_forced,
                                         series_for, split)
@@ -36,8 +37,9 @@ from nsb.data.mackey_glass import Options, generate_series
 from nsb.errors import NsbError, unknown
 from nsb.metrics import measure
 
-MODELS = ("lstm", "esn", "snn")
-NAMES = {"lstm": "LSTM (nsb run)", "esn": "ESN (nsb run)", "snn": "SNN (nsb LIF)"}
+MODELS = ("lstm", "esn", "snn", "lsm")
+NAMES = {"lstm": "LSTM (nsb run)", "esn": "ESN (nsb run)", "snn": "SNN (nsb LIF)",
+         "lsm": "LSM (nsb LIF reservoir)"}
 
 
 def build(kind: str, settings: Settings, seed: int) -> tuple[nn.Module, Any]:
@@ -49,6 +51,8 @@ def build(kind: str, settings: Settings, seed: int) -> tuple[nn.Module, Any]:
         return ESN(settings.esn, seed), None
     if kind == "snn":
         return SpikingPredictor(settings.snn), settings.snn_fit
+    if kind == "lsm":
+        return SpikingReservoir(settings.lsm, seed), None
     raise NsbError(unknown("Mackey-Glass model kind", str(kind), MODELS))
 
 
@@ -162,8 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m nsb.benchmarks_nb.mackey_glass", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--repeats", type=int, default=None, help="offsets to run (1..30; default: the config's)")
-    p.add_argument("--model", default="all", help="lstm, esn, snn or all")
-    p.add_argument("--config", type=Path, default=None, help="TOML (default configs/neurobench_mackey_glass.toml)")
+    p.add_argument("--model", default="all", help="lstm, esn, snn, lsm or all")
+    p.add_argument("--config", type=Path, default=None, help="TOML (default configs/neurobench/mackey_glass.toml)")
     p.add_argument("--ops-repeats", type=int, default=None,
                    help="repeats that also count SynOps/activation sparsity (default: all)")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")

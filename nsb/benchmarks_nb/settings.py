@@ -1,7 +1,7 @@
-"""The benchmark's TOML (``configs/neurobench_mackey_glass.toml``), checked key by key.
+"""The benchmark's TOML (``configs/neurobench/mackey_glass.toml``), checked key by key.
 
 Sections: ``[protocol]`` (repeats, dt), ``[lstm]`` + ``[lstm.fit]``, ``[esn]``, ``[snn]`` +
-``[snn.neuron_args]`` (keyword arguments of the nsb neuron) + ``[snn.fit]``. A misspelled key is an
+``[snn.neuron_args]`` (keyword arguments of the nsb neuron) + ``[snn.fit]``, ``[lsm]``. A misspelled key is an
 ``NsbError`` naming it and the closest valid key, never silently ignored.
 """
 
@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from nsb.benchmarks_nb.baselines import ESNOptions
+from nsb.benchmarks_nb.lsm import LSMOptions
 from nsb.benchmarks_nb.snn import SNNOptions
 from nsb.benchmarks_nb.training import FitOptions
 from nsb.errors import ConfigError, closest
@@ -23,7 +24,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "neurobench_mackey_glass.toml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "neurobench" / "mackey_glass.toml"
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Settings:
     esn: ESNOptions = field(default_factory=ESNOptions)
     snn: SNNOptions = field(default_factory=SNNOptions)
     snn_fit: FitOptions = field(default_factory=FitOptions)
+    lsm: LSMOptions = field(default_factory=LSMOptions)
 
 
 def _fill(cls: type, values: dict[str, Any], where: str, skip: tuple[str, ...] = ()) -> Any:
@@ -60,16 +62,17 @@ def _fill(cls: type, values: dict[str, Any], where: str, skip: tuple[str, ...] =
 
 
 def settings_from_dict(raw: dict[str, Any]) -> Settings:
-    sections = ("protocol", "lstm", "esn", "snn")
+    sections = ("protocol", "lstm", "esn", "snn", "lsm")
     for key in raw:
         if key not in sections:
             raise ConfigError(f"unknown section '[{key}]'{closest(key, sections)}; valid: {', '.join(sections)}")
     s = _fill(Settings, dict(raw.get("protocol", {})), "protocol",
-              skip=("lstm", "lstm_fit", "esn", "snn", "snn_fit"))
+              skip=("lstm", "lstm_fit", "esn", "snn", "snn_fit", "lsm"))
     lstm = dict(raw.get("lstm", {}))
     s.lstm_fit = _fill(FitOptions, lstm.pop("fit", {}), "lstm.fit")
     s.lstm = _fill(LSTMOptions, lstm, "lstm")
     s.esn = _fill(ESNOptions, raw.get("esn", {}), "esn")
+    s.lsm = _fill(LSMOptions, raw.get("lsm", {}), "lsm")
     snn = dict(raw.get("snn", {}))
     s.snn_fit = _fill(FitOptions, snn.pop("fit", {}), "snn.fit")
     neuron = snn.pop("neuron_args", {})
@@ -79,7 +82,7 @@ def settings_from_dict(raw: dict[str, Any]) -> Settings:
 
 
 def load_settings(path: Path | str | None = None) -> Settings:
-    """Read the TOML at ``path`` (default: the repo's ``configs/neurobench_mackey_glass.toml``)."""
+    """Read the TOML at ``path`` (default: the repo's ``configs/neurobench/mackey_glass.toml``)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
     if not path.is_file():
         raise ConfigError(f"config file not found: {path}")
