@@ -69,7 +69,7 @@ def train(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing run of the same name."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar or per-epoch lines."),
 ) -> None:
-    """Train a model from a config and write runs/<name>/ (checkpoint, config, metrics)."""
+    """Train a model from a config and write runs/<name>/ (checkpoints, config, metrics, neurobench.json)."""
     _require_torch("train")
     from nsb.checkpoint import load_checkpoint
     from nsb.config import Config, apply_overrides, from_dict, load_config, read_toml
