@@ -274,3 +274,19 @@ def test_unknown_neuron_and_parameter():
         build_neuron("lif", 4, reset="sideways")
     with pytest.raises(ConfigError, match="needs time_steps"):
         build_neuron("glif", 4)
+
+
+@pytest.mark.parametrize("name", list(NEURONS))
+def test_backend_cuda_without_a_gpu_input_is_refused_with_the_reason(name):
+    """auto falls back to the PyTorch loop on CPU tensors; cuda names why the fused kernel cannot run."""
+    kw = {"time_steps": 5} if name == "glif" else {}
+    x = torch.rand(3, 2, 4)
+    auto = build_neuron(name, 4, backend="auto", **kw)
+    ref = build_neuron(name, 4, backend="torch", **kw)
+    ref.load_state_dict(auto.state_dict())
+    with torch.no_grad():
+        assert torch.equal(auto(x)[0], ref(x)[0])
+    with pytest.raises(NsbError, match="not on a CUDA device"):
+        build_neuron(name, 4, backend="cuda", **kw)(x)
+    with pytest.raises(ConfigError, match="unknown neuron backend 'gpu'"):
+        build_neuron(name, 4, backend="gpu", **kw)

@@ -16,6 +16,6 @@ from nsb.neurons.lif import LIF, ResetMode
 class RLIF(LIF):
     def __init__(self, size: int, *, decay: float = 0.2, threshold: float = 0.3, v_reset: float = 0.0,
                  reset: ResetMode = "hard", input_gain: float = 1.0, surrogate: str = "rectangle",
-                 alpha: float = 1.0) -> None:
+                 alpha: float = 1.0, backend: str = "auto") -> None:
         super().__init__(size, decay=decay, threshold=threshold, v_reset=v_reset, reset=reset,
-                         input_gain=input_gain, surrogate=surrogate, alpha=alpha, recurrent=True)
+                         input_gain=input_gain, surrogate=surrogate, alpha=alpha, recurrent=True, backend=backend)
