@@ -14,7 +14,6 @@ import hashlib
 import os
 import sys
 from functools import lru_cache
-from pathlib import Path
 
 from nsb.errors import NsbError
 from nsb.kernels import source_dir

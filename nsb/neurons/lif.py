@@ -21,7 +21,7 @@ from typing import Literal
 
 from torch import Tensor
 
-from nsb.errors import ConfigError, NsbError
+from nsb.errors import ConfigError
 import torch
 
 from nsb.neurons.base import ExportOp, Neuron, State
