@@ -26,6 +26,7 @@ import onnx
 
 from nsb.errors import NsbError
 from nsb.eval.backends import require
+from nsb.ops.functions import strip_functions
 from nsb.ops.schema import DOMAIN
 
 if TYPE_CHECKING:
@@ -147,16 +148,8 @@ def load_plugins(library: Path) -> None:
 # --- ONNX ---------------------------------------------------------------------------------------------
 
 
-def strip_nsb_functions(model: onnx.ModelProto) -> onnx.ModelProto:
-    """A copy of ``model`` without its ``nsb`` model-local functions (other functions are kept), so that
-    TensorRT ≤ 10.6 calls the plugin instead of inlining the Scan body. Same as
-    ``nsb.export.onnx_export.strip_functions``, without importing torch."""
-    out = onnx.ModelProto()
-    out.CopyFrom(model)
-    kept = [f for f in out.functions if f.domain != DOMAIN]
-    del out.functions[:]
-    out.functions.extend(kept)
-    return out
+# TensorRT ≤ 10.6 inlines the nsb functions instead of calling the plugin; one home for the stripping
+strip_nsb_functions = strip_functions
 
 
 def _graph_input(model: onnx.ModelProto) -> onnx.ValueInfoProto:

@@ -72,7 +72,6 @@ def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: s
     latency = [_latency(backend, np.ascontiguousarray(x[:, :b]), warmup, repeats) for b in sweep]
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     device_peak = backend.device_memory_peak() if hasattr(backend, "device_memory_peak") else None
-    files = [backend.model_file] + [f for f in getattr(backend, "extra_files", [])]
     return {
         "schema": SCHEMA,
         "schema_version": SCHEMA_VERSION,
@@ -98,8 +97,8 @@ def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: s
             "neurobench_footprint_bytes": bundle.manifest.get("footprint_bytes"),
         },
         "model_file": backend.model_file,
-        "model_bytes": sum(_size(bundle, f) for f in files),
-        "machine": machine(backend),
+        "model_bytes": _size(bundle, backend.model_file),
+        "machine": machine(),
     }
 
 
@@ -133,7 +132,7 @@ def _rss_mb(kb: int) -> float:
     return kb / (2**20 if sys.platform == "darwin" else 1024)
 
 
-def machine(backend: Backend | None = None) -> dict[str, Any]:
+def machine() -> dict[str, Any]:
     versions = {"python": platform.python_version(), "numpy": np.__version__}
     for module in ("onnx", "onnxruntime", "torch", "tensorrt"):
         mod = sys.modules.get(module)

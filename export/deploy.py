@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from nsb.export import torch_kernels
+from nsb.kernels import RESET_IDS
 from nsb.errors import NsbError
 from nsb.neurons import Neuron
 from nsb.neurons.adlif import AdLIF
@@ -64,7 +65,7 @@ class DeployNeuron(nn.Module):
         name = self.spec.name
         if name in ("LIF", "RLIF"):
             scalars = (float(a["decay"]), float(a["input_gain"]), float(a["v_threshold"]), float(a["v_reset"]),
-                       torch_kernels.RESET_CODES[str(a["reset_mode"])])
+                       RESET_IDS[str(a["reset_mode"])])
             if name == "LIF":
                 s, v = torch_kernels.lif_sequence(x, state[0], *scalars)
                 return s, (v,)

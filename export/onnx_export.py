@@ -17,7 +17,7 @@ from onnx import ModelProto
 
 from nsb.errors import NsbError
 from nsb.export.deploy import DeployModel
-from nsb.ops.functions import OPSET, op_function
+from nsb.ops.functions import OPSET, op_function, strip_functions  # noqa: F401  (re-exported)
 from nsb.ops.schema import DOMAIN, VERSION, op_spec, register_onnx_schemas
 
 IR_VERSION = 10
@@ -72,14 +72,3 @@ def inline_functions(model: ModelProto) -> ModelProto:
     std.ir_version = IR_VERSION
     onnx.checker.check_model(std, full_check=True)
     return std
-
-
-def strip_functions(model: ModelProto) -> ModelProto:
-    """A copy without the ``nsb`` functions, for TensorRT ≤ 10.6, which would expand them instead of
-    calling the plugin, and for runtimes that bring their own kernels."""
-    out = ModelProto()
-    out.CopyFrom(model)
-    kept = [f for f in out.functions if f.domain != DOMAIN]
-    del out.functions[:]
-    out.functions.extend(kept)
-    return out

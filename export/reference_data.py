@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from nsb.data.common import TaskData, time_major_collate
 from nsb.errors import NsbError
 from nsb.objectives import reduce_time
-from nsb.neurons import Neuron
+from nsb.models.probe import recorded_spikes, spiking_layers
 
 FULL_SPIKE_SAMPLES = 8  # samples whose whole spike trains are stored, per layer
 
@@ -45,12 +45,9 @@ def reference_outputs(model: nn.Module, x: Tensor, task: str, readout: str, batc
     """(outputs, layer names, per-layer spike counts [N, ...] summed over time, first spike trains)."""
     model.eval()
     readout = readout if task == "classification" else "all"
-    names = [n for n, m in model.named_modules() if isinstance(m, Neuron)]
-    neurons = [m for m in model.modules() if isinstance(m, Neuron)]
-    outputs, counts, trains = [], [[] for _ in neurons], [[] for _ in neurons]
-    captured: list[Tensor] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out[0])) for m in neurons]
-    try:
+    names = [name for name, _ in spiking_layers(model)]
+    outputs, counts, trains = [], [[] for _ in names], [[] for _ in names]
+    with recorded_spikes(model) as captured:
         for start in range(0, x.shape[1], batch_size):
             captured.clear()
             out, _ = model(x[:, start:start + batch_size])
@@ -59,9 +56,6 @@ def reference_outputs(model: nn.Module, x: Tensor, task: str, readout: str, batc
                 counts[i].append(s.sum(0))
                 if start < FULL_SPIKE_SAMPLES:
                     trains[i].append(s[:, :FULL_SPIKE_SAMPLES - start])
-    finally:
-        for h in hooks:
-            h.remove()
     batch_dim = 0 if readout != "all" else 1
     output = torch.cat(outputs, batch_dim).numpy()
     return (output, names, [torch.cat(c).numpy().astype(np.int32) for c in counts],

@@ -16,7 +16,6 @@ from torch import Tensor
 # torch 2.13 marks torch.jit.script deprecated; TorchScript is still what deployment users load
 warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
 
-RESET_CODES = {"hard": 0, "soft": 1, "none": 2}
 
 
 @torch.jit.script

@@ -42,8 +42,6 @@ def load_backend(name: str, bundle, device: str = "cpu", graph: str = "custom", 
         raise NsbError(unknown("backend", name, BACKENDS))
     if device not in ("cpu", "cuda"):
         raise NsbError(f"--device must be cpu or cuda, got '{device}'")
-    if device == "cuda" and name == "onnx-reference":
-        raise NsbError("the onnx-reference backend runs on the CPU only; use --device cpu")
     if precision == "fp16" and (device != "cuda" or name not in FP16_BACKENDS):
         raise NsbError(f"--precision fp16 needs --device cuda and one of the backends {', '.join(FP16_BACKENDS)}")
     module = importlib.import_module(BACKENDS[name])

@@ -12,7 +12,7 @@ import numpy as np
 from nsb.errors import NsbError
 from nsb.eval.backends import require
 from nsb.eval.bundle import Bundle, check_onnx_ops
-from nsb.ops.schema import DOMAIN
+from nsb.ops.functions import strip_functions
 
 
 class OnnxReferenceBackend:
@@ -32,10 +32,8 @@ class OnnxReferenceBackend:
             raise NsbError(f"--graph must be custom (model.onnx) or std (model.std.onnx), got '{graph}'")
         model = onnx.load(str(bundle.file(self.model_file)))
         check_onnx_ops(model, self.model_file)
-        kept = [f for f in model.functions if f.domain != DOMAIN]
-        del model.functions[:]
-        model.functions.extend(kept)
-        self.evaluator = ReferenceEvaluator(model, new_ops=reference_ops())
+        # without the Scan functions, each nsb node runs its numpy kernel
+        self.evaluator = ReferenceEvaluator(strip_functions(model), new_ops=reference_ops())
         self.outputs = list(self.evaluator.output_names)
         self.input = self.evaluator.input_names[0]
 

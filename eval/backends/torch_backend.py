@@ -13,10 +13,11 @@ import numpy as np
 
 from nsb.errors import NsbError
 from nsb.eval.backends import require
+from nsb.eval.backends.torch_device import TorchDevice, check_device
 from nsb.eval.bundle import Bundle
 
 
-class TorchBackend:
+class TorchBackend(TorchDevice):
     name = "torch"
     model_file = "weights.h5"
 
@@ -27,10 +28,8 @@ class TorchBackend:
         from nsb.config import from_dict, read_toml
         from nsb.data.common import TaskData
         from nsb.models.build import build_model
-        from nsb.neurons import Neuron
 
-        if device == "cuda" and not torch.cuda.is_available():
-            raise NsbError("--device cuda asked for, but torch sees no CUDA device here; use --device cpu")
+        check_device(torch, device)
         self.torch, self.device = torch, device
         cfg = from_dict(read_toml(bundle.file("config.toml")), f"{bundle.path}/config.toml")
         neuron_backend = os.environ.get("NSB_NEURON_BACKEND")
@@ -56,45 +55,14 @@ class TorchBackend:
         if precision == "fp16":
             self.model.half()
         self.readout = t["readout"] if t["task"] == "classification" else "all"
-        self.neurons = [m for m in self.model.modules() if isinstance(m, Neuron)]
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
+        from nsb.models.probe import recorded_spikes
         from nsb.objectives import reduce_time
 
-        captured = []
-        hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out[0])) for m in self.neurons]
-        try:
-            with self.torch.no_grad():
-                xt = self.torch.from_numpy(x).to(self.device)
-                out, _ = self.model(xt.to(self.dtype) if xt.is_floating_point() else xt)
-        finally:
-            for h in hooks:
-                h.remove()
+        with recorded_spikes(self.model) as captured, self.torch.no_grad():
+            out, _ = self.model(self.as_input(x))
         return [reduce_time(out, self.readout).float().cpu().numpy(), *(s.float().cpu().numpy() for s in captured)]
-
-    def synchronize(self) -> None:
-        if self.device == "cuda":
-            self.torch.cuda.synchronize()
-
-    def time_run(self, x: np.ndarray) -> float:
-        """Seconds of one run; CUDA events on the GPU, so the host's own overhead is not counted."""
-        import time
-
-        if self.device != "cuda":
-            t0 = time.perf_counter()
-            self.run(x)
-            return time.perf_counter() - t0
-        start, end = self.torch.cuda.Event(enable_timing=True), self.torch.cuda.Event(enable_timing=True)
-        start.record()
-        self.run(x)
-        end.record()
-        end.synchronize()
-        return start.elapsed_time(end) / 1e3
-
-    def device_memory_peak(self) -> tuple[int, str] | None:
-        if self.device != "cuda":
-            return None
-        return int(self.torch.cuda.max_memory_allocated()), "torch.cuda.max_memory_allocated"
 
 
 def load(bundle: Bundle, device: str, graph: str, precision: str = "fp32") -> TorchBackend:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 SURROGATE_IDS = {"rectangle": 0, "triangle": 1, "sigmoid": 2, "multigauss": 3, "atan": 4, "fast_sigmoid": 5}
 RESET_IDS = {"hard": 0, "soft": 1, "none": 2}
+SEGMENT = 16  # kSegment in neuron_kernels.cuh: steps between membrane checkpoints
 
 
 def source_dir() -> Path:

@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from nsb.kernels import SURROGATE_IDS
-from nsb.kernels.lif import BLOCK, SEGMENT, SUFFIX, _ptr
+from nsb.kernels.lif import BLOCK, SUFFIX, _checkpoints, _ptr
 
 
 def _launch(name: str, x: Tensor, n: int, *args) -> None:
@@ -23,10 +23,6 @@ def _launch(name: str, x: Tensor, n: int, *args) -> None:
     module = module_for(x.device.index or 0)
     stream = torch.cuda.current_stream(x.device).cuda_stream
     module.launch(f"{name}_{SUFFIX[x.dtype]}", (n + BLOCK - 1) // BLOCK, BLOCK, stream, *args)
-
-
-def _ckpt(x: Tensor) -> Tensor:
-    return torch.empty(((x.shape[0] + SEGMENT - 1) // SEGMENT, x[0].numel()), device=x.device, dtype=torch.float32)
 
 
 def _f(t: Tensor) -> Tensor:
@@ -48,7 +44,7 @@ class FusedALIF(torch.autograd.Function):
         n, neurons, steps = x[0].numel(), x.shape[-1], x.shape[0]
         alpha, rho, v0, b0 = _f(alpha), _f(rho), _f(v0), _f(b0)
         s, v, b = torch.empty_like(x), torch.empty_like(v0), torch.empty_like(b0)
-        cv, cb = _ckpt(x), _ckpt(x)
+        cv, cb = _checkpoints(x), _checkpoints(x)
         if steps and n:
             _launch("alif_forward", x, n, _ptr(x), _ptr(alpha), _ptr(rho), _ptr(v0), _ptr(b0), _ptr(s), _ptr(v), _ptr(b),
                     _ptr(cv), _ptr(cb), ctypes.c_float(theta), ctypes.c_float(beta), ctypes.c_int(steps),
@@ -82,7 +78,7 @@ class FusedADLIF(torch.autograd.Function):
         params = [_f(t) for t in (alpha, beta, a, b)]
         v0, w0 = _f(v0), _f(w0)
         s, v, w = torch.empty_like(x), torch.empty_like(v0), torch.empty_like(w0)
-        cv, cw = _ckpt(x), _ckpt(x)
+        cv, cw = _checkpoints(x), _checkpoints(x)
         if steps and n:
             _launch("adlif_forward", x, n, _ptr(x), *(_ptr(p) for p in params), _ptr(v0), _ptr(w0), _ptr(s), _ptr(v),
                     _ptr(w), _ptr(cv), _ptr(cw), ctypes.c_float(theta), ctypes.c_int(steps), ctypes.c_long(n),
@@ -123,7 +119,7 @@ class FusedGLIF(torch.autograd.Function):
         ps = [_f(t) for t in tensors]
         c, u0 = _f(c), _f(u0)
         t0 = torch.full((1,), float(start), device=x.device)
-        s, u, t_out, cu = torch.empty_like(x), torch.empty_like(u0), torch.empty_like(t0), _ckpt(x)
+        s, u, t_out, cu = torch.empty_like(x), torch.empty_like(u0), torch.empty_like(t0), _checkpoints(x)
         pointers = GlifPointers((ctypes.c_void_p * 7)(*(p.data_ptr() for p in ps)))
         if steps and n:
             _launch("glif_forward", x, n, _ptr(x), pointers, _ptr(c), ctypes.c_int(c.shape[0]), _ptr(u0), _ptr(t0),

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from nsb.errors import NsbError
-from nsb.kernels import RESET_IDS, SURROGATE_IDS, source_dir
+from nsb.kernels import RESET_IDS, SEGMENT, SURROGATE_IDS, source_dir
 
 SOURCES = ("nsb_math.cuh", "lif.cuh", "adaptive.cuh", "storage.cuh", "neuron_kernels.cuh", "cpu_reference.cpp")
 
@@ -87,7 +87,8 @@ def _f32(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
-SEGMENT = 16  # kSegment in neuron_kernels.cuh
+def _ckpt(steps: int, n: int) -> np.ndarray:
+    return np.empty(((steps + SEGMENT - 1) // SEGMENT, n), np.float32)
 
 
 def lif_forward(x, v0, *, decay, input_gain, v_threshold, v_reset, reset_mode):
@@ -95,7 +96,7 @@ def lif_forward(x, v0, *, decay, input_gain, v_threshold, v_reset, reset_mode):
     x, v0 = _f32(x), _f32(v0)
     steps, n = x.shape[0], int(np.prod(x.shape[1:]))
     s, v_out = np.empty_like(x), np.empty(n, np.float32)
-    ckpt = np.empty(((steps + SEGMENT - 1) // SEGMENT, n), np.float32)
+    ckpt = _ckpt(steps, n)
     library().nsb_lif_forward(_p(x), _p(v0), _p(s), _p(v_out), _p(ckpt), decay, input_gain, v_threshold, v_reset,
                               RESET_IDS[reset_mode], steps, n)
     return s, v_out.reshape(v0.shape), ckpt
@@ -111,10 +112,6 @@ def lif_backward(x, grad_s, grad_v_out, checkpoints, *, decay, input_gain, v_thr
                                input_gain, v_threshold, v_reset, RESET_IDS[reset_mode], steps, n,
                                SURROGATE_IDS[surrogate], alpha, int(detach_reset))
     return grad_x, grad_v0.reshape(grad_v_out.shape), grad_decay.reshape(grad_v_out.shape)
-
-
-def _ckpt(steps: int, n: int) -> np.ndarray:
-    return np.empty(((steps + SEGMENT - 1) // SEGMENT, n), np.float32)
 
 
 def alif_forward(x, alpha, rho, v0, b0, *, v_threshold, beta):

@@ -12,11 +12,15 @@ import ctypes
 import torch
 from torch import Tensor
 
-from nsb.kernels import RESET_IDS, SURROGATE_IDS
+from nsb.kernels import RESET_IDS, SEGMENT, SURROGATE_IDS
 
-SEGMENT = 16
 BLOCK = 256
 SUFFIX = {torch.float32: "f32", torch.float16: "f16", torch.bfloat16: "bf16"}
+
+
+def _checkpoints(x: Tensor) -> Tensor:
+    """Membrane (or state) checkpoints every SEGMENT steps: ``[ceil(T / SEGMENT), n]`` fp32."""
+    return torch.empty(((x.shape[0] + SEGMENT - 1) // SEGMENT, x[0].numel()), device=x.device, dtype=torch.float32)
 
 
 def _ptr(t: Tensor | None) -> ctypes.c_void_p:
@@ -44,7 +48,7 @@ class FusedLIF(torch.autograd.Function):
         steps, n = x.shape[0], x[0].numel()
         s = torch.empty_like(x)
         v_out = torch.empty_like(v0)
-        ckpt = torch.empty(((steps + SEGMENT - 1) // SEGMENT, n), device=x.device, dtype=torch.float32)
+        ckpt = _checkpoints(x)
         if steps and n:
             module = module_for(x.device.index or 0)
             stream = torch.cuda.current_stream(x.device).cuda_stream

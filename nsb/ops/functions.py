@@ -9,7 +9,7 @@ expands such a function instead of calling the plugin, so its build step strips 
 
 from __future__ import annotations
 
-from onnx import AttributeProto, FunctionProto, GraphProto, NodeProto, ValueInfoProto, helper
+from onnx import AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, ValueInfoProto, helper
 
 from nsb.ops.schema import DOMAIN, OPS, ROUTING_ATTRIBUTES
 
@@ -166,6 +166,17 @@ def _glif_function() -> FunctionProto:
 
 def steps_scalar(outer: _Body, steps: str) -> str:
     return outer.op("Squeeze", steps, outer.op("Constant", value_ints=[0]))
+
+
+def strip_functions(model: ModelProto) -> ModelProto:
+    """A copy of ``model`` without its ``nsb`` functions (others kept): for TensorRT ≤ 10.6, which would
+    expand them instead of calling the plugin, and for runtimes that bring their own kernels."""
+    out = ModelProto()
+    out.CopyFrom(model)
+    kept = [f for f in out.functions if f.domain != DOMAIN]
+    del out.functions[:]
+    out.functions.extend(kept)
+    return out
 
 
 def op_function(name: str) -> FunctionProto:

@@ -263,6 +263,19 @@ struct GlifPointers {
     const float* p[7];
 };
 
+// Neuron j's seven parameters, in GlifParams' field order.
+NSB_HD GlifParams glif_params(const GlifPointers& params, int j) {
+    GlifParams p;
+    p.alpha_g = params.p[0][j];
+    p.beta_g = params.p[1][j];
+    p.gamma_g = params.p[2][j];
+    p.tau = params.p[3][j];
+    p.leak = params.p[4][j];
+    p.re_vth = params.p[5][j];
+    p.v_th = params.p[6][j];
+    return p;
+}
+
 template <typename T>
 NSB_HD void glif_forward_thread(long i, const T* __restrict__ x, GlifPointers params, const float* __restrict__ c,
                                 int c_rows, const float* __restrict__ u0, const float* __restrict__ t0,
@@ -277,14 +290,7 @@ NSB_HD void glif_forward_thread(long i, const T* __restrict__ x, GlifPointers pa
         return;
     }
     const int j = static_cast<int>(i % neurons);
-    GlifParams p;
-    p.alpha_g = params.p[0][j];
-    p.beta_g = params.p[1][j];
-    p.gamma_g = params.p[2][j];
-    p.tau = params.p[3][j];
-    p.leak = params.p[4][j];
-    p.re_vth = params.p[5][j];
-    p.v_th = params.p[6][j];
+    const GlifParams p = glif_params(params, j);
     float u = u0[i];
     for (int t = 0; t < steps; ++t) {
         const float xt = load(x, static_cast<long>(t) * n + i);
@@ -405,14 +411,7 @@ NSB_HD void glif_backward_thread(long i, const T* __restrict__ x, const T* __res
                                  int steps, long n, int neurons, int surrogate, float sg_alpha, int detach_reset) {
     if (i >= n || steps <= 0) return;
     const int j = static_cast<int>(i % neurons);
-    GlifParams p;
-    p.alpha_g = params.p[0][j];
-    p.beta_g = params.p[1][j];
-    p.gamma_g = params.p[2][j];
-    p.tau = params.p[3][j];
-    p.leak = params.p[4][j];
-    p.re_vth = params.p[5][j];
-    p.v_th = params.p[6][j];
+    const GlifParams p = glif_params(params, j);
     float gu = grad_u_out != nullptr ? grad_u_out[i] : 0.0f;
     float acc[7] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
     const int segments = (steps + kSegment - 1) / kSegment;

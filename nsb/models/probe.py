@@ -1,0 +1,27 @@
+"""Record every spiking layer's output spikes while a model runs (reference data, the torch backend)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from torch import Tensor, nn
+
+from nsb.neurons import Neuron
+
+
+def spiking_layers(model: nn.Module) -> list[tuple[str, Neuron]]:
+    """(name, neuron) of every neuron module, in the order the model runs them."""
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, Neuron)]
+
+
+@contextmanager
+def recorded_spikes(model: nn.Module) -> Iterator[list[Tensor]]:
+    """A list that fills with each neuron's spikes ``[T, B, ...]`` per call; the hooks go with the block."""
+    captured: list[Tensor] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out[0])) for _, m in spiking_layers(model)]
+    try:
+        yield captured
+    finally:
+        for h in hooks:
+            h.remove()
