@@ -175,3 +175,73 @@ def test_lsm_settings_from_toml():
     assert s.lsm.reservoir == 150 and s.lsm.window == 16
     with pytest.raises(NsbError):
         settings_from_dict({"lsm": {"resevoir": 3}})
+
+
+def _small_ttfs(**kw):
+    from nsb.benchmarks_nb.ttfs import FirstSpikeNetwork, TTFSOptions
+
+    opts = TTFSOptions(**{"neurons": 40, "window": 6, "fan_in": 2, "substeps": 32, **kw})
+    return FirstSpikeNetwork(opts, seed=5)
+
+
+def test_ttfs_one_spike_codes_the_logistic_feature():
+    from nsb.benchmarks_nb.ttfs import ramp
+
+    m = _small_ttfs()
+    g = torch.Generator().manual_seed(0)
+    regs = torch.randn(64, 6, generator=g, dtype=torch.float64)
+    spikes = m.spikes(regs)  # the nsb LIF neuron's output
+    assert spikes.shape == (32, 64, 40)
+    assert ((spikes == 0) | (spikes == 1)).all()
+    assert spikes.sum(0).max() == 1  # first spike only: the hard reset to −∞ silences the neuron
+    c = m.w_in(regs)
+    r = ramp(m.phases, 32, 2.0)
+    # the neuron fires at the first substep where the ramp lifts c above θ = 0, so the integrated
+    # readout feature (K − k*)/K counts the ramp quantiles above −c: a K-level logistic CDF
+    expected = (c[None] + r[:, None, :] > 0).double().mean(0)
+    features = m.first_spike_features(spikes)
+    torch.testing.assert_close(features, expected, rtol=0, atol=1e-12)
+    assert (features - torch.sigmoid(2.0 * c)).abs().max() <= 1 / 32 + 1e-12
+    assert m.phases.std() > 0.1  # each neuron its own ramp phase: the K levels interleave across neurons
+
+
+def test_ttfs_fit_readout_matches_teacher_forced_steps_and_ops(series0):
+    s = protocol.split(series0)
+    a, b = _small_ttfs(), _small_ttfs()
+    for name, p in a.state_dict().items():
+        torch.testing.assert_close(p, b.state_dict()[name])
+    assert ((a.w_in.weight != 0).sum(1) == 2).all()  # fan_in non-zero weights per neuron
+    loss = a.fit(s.train_inputs, s.train_targets)
+    assert loss[0] < 1e-3  # one-step fit in standardised units
+    # the step path (readout synapse per substep, cumulative current, integrating membrane) gives
+    # what the fit's features·weights give
+    a.reset_state()
+    with torch.no_grad():
+        y = protocol.run_teacher_forced(a, s.train_inputs)
+    from nsb.benchmarks_nb.training import register_windows
+    z = (s.train_inputs - a.mu) / a.sigma
+    regs = register_windows(z, 6)
+    feats = a.first_spike_features(a.spikes(regs))
+    direct = a.mu + a.sigma * (feats @ a.w_out.weight.T + a.skip(regs))
+    torch.testing.assert_close(y, direct, rtol=0, atol=1e-10)
+    a.reset_state()
+    res, preds = evaluate(a, s, ["synaptic_operations", "smape"])
+    ops = res["synaptic_operations"]
+    assert preds.shape == (750,) and np.isfinite(preds).all()
+    assert ops["effective_macs"] == 2 * 40 + 6  # sparse input synapse + register skip, real inputs
+    assert 0 < ops["effective_acs"] <= 40  # readout: one accumulate per spike, at most one per neuron
+
+
+def test_ttfs_settings_and_errors():
+    from nsb.benchmarks_nb.ttfs import FirstSpikeNetwork, TTFSOptions
+
+    s = load_settings()
+    assert (s.ttfs.neurons, s.ttfs.fan_in, s.ttfs.substeps) == (1000, 3, 256)
+    for bad in ({"ttfs": {"neuron": 3}}, {"ttfs": {"substeps": "many"}}):
+        with pytest.raises(NsbError) as err:
+            settings_from_dict(bad)
+        assert "\n" not in str(err.value)
+    for opts in (TTFSOptions(fan_in=11), TTFSOptions(substeps=1), TTFSOptions(gain=0.0), TTFSOptions(neurons=0)):
+        with pytest.raises(NsbError) as err:
+            FirstSpikeNetwork(opts, seed=0)
+        assert "\n" not in str(err.value)

@@ -1,7 +1,7 @@
 """NeuroBench's Mackey-Glass chaotic function prediction, end to end, for the LSTM and ESN baselines
 and an nsb spiking model.
 
-    python -m nsb.benchmarks_nb.mackey_glass --out DIR [--repeats N] [--model lstm|esn|snn|lsm|all]
+    python -m nsb.benchmarks_nb.mackey_glass --out DIR [--repeats N] [--model lstm|esn|snn|lsm|ttfs|all]
                                              [--config configs/neurobench/mackey_glass.toml]
 
 Per repeat k (protocol.py): generate the series at offset k·37.5 points, train teacher-forced on the
@@ -33,13 +33,14 @@ from nsb.benchmarks_nb.protocol import (MAX_REPEATS, POINTS_PER_LYAPUNOV, Split,
 from nsb.benchmarks_nb.report import write_report
 from nsb.benchmarks_nb.settings import Settings, load_settings
 from nsb.benchmarks_nb.snn import SpikingPredictor
+from nsb.benchmarks_nb.ttfs import FirstSpikeNetwork
 from nsb.data.mackey_glass import Options, generate_series
 from nsb.errors import NsbError, unknown
 from nsb.metrics import measure
 
-MODELS = ("lstm", "esn", "snn", "lsm")
+MODELS = ("lstm", "esn", "snn", "lsm", "ttfs")
 NAMES = {"lstm": "LSTM (nsb run)", "esn": "ESN (nsb run)", "snn": "SNN (nsb LIF)",
-         "lsm": "LSM (nsb LIF reservoir)"}
+         "lsm": "LSM (nsb LIF reservoir)", "ttfs": "SNN (nsb first-spike)"}
 
 
 def build(kind: str, settings: Settings, seed: int) -> tuple[nn.Module, Any]:
@@ -53,6 +54,8 @@ def build(kind: str, settings: Settings, seed: int) -> tuple[nn.Module, Any]:
         return SpikingPredictor(settings.snn), settings.snn_fit
     if kind == "lsm":
         return SpikingReservoir(settings.lsm, seed), None
+    if kind == "ttfs":
+        return FirstSpikeNetwork(settings.ttfs, seed), None
     raise NsbError(unknown("Mackey-Glass model kind", str(kind), MODELS))
 
 
@@ -86,7 +89,7 @@ def _metrics_for(kind: str) -> list[str]:
 
 def run_mackey_glass(model_kind: str, repeats: int = 30, settings: Settings | None = None,
                      ops_repeats: int | None = None, log=None) -> dict[str, Any]:
-    """Run NeuroBench's protocol for ``model_kind`` ('lstm', 'esn', 'snn') over the first ``repeats``
+    """Run NeuroBench's protocol for ``model_kind`` (one of ``MODELS``) over the first ``repeats``
     offsets; returns sMAPE per repeat, mean, std, and the complexity metrics averaged over repeats.
 
     ``ops_repeats``: how many of the repeats also count synaptic operations and activation sparsity
@@ -166,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m nsb.benchmarks_nb.mackey_glass", description=__doc__.split("\n")[0])
     p.add_argument("--out", required=True, type=Path, help="output directory")
     p.add_argument("--repeats", type=int, default=None, help="offsets to run (1..30; default: the config's)")
-    p.add_argument("--model", default="all", help="lstm, esn, snn, lsm or all")
+    p.add_argument("--model", default="all", help="lstm, esn, snn, lsm, ttfs or all")
     p.add_argument("--config", type=Path, default=None, help="TOML (default configs/neurobench/mackey_glass.toml)")
     p.add_argument("--ops-repeats", type=int, default=None,
                    help="repeats that also count SynOps/activation sparsity (default: all)")

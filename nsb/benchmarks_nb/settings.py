@@ -1,7 +1,7 @@
 """The benchmark's TOML (``configs/neurobench/mackey_glass.toml``), checked key by key.
 
 Sections: ``[protocol]`` (repeats, dt), ``[lstm]`` + ``[lstm.fit]``, ``[esn]``, ``[snn]`` +
-``[snn.neuron_args]`` (keyword arguments of the nsb neuron) + ``[snn.fit]``, ``[lsm]``. A misspelled key is an
+``[snn.neuron_args]`` (keyword arguments of the nsb neuron) + ``[snn.fit]``, ``[lsm]``, ``[ttfs]``. A misspelled key is an
 ``NsbError`` naming it and the closest valid key, never silently ignored.
 """
 
@@ -17,6 +17,7 @@ from nsb.benchmarks_nb.baselines import ESNOptions
 from nsb.benchmarks_nb.lsm import LSMOptions
 from nsb.benchmarks_nb.snn import SNNOptions
 from nsb.benchmarks_nb.training import FitOptions
+from nsb.benchmarks_nb.ttfs import TTFSOptions
 from nsb.errors import ConfigError, closest
 
 if sys.version_info >= (3, 11):
@@ -43,6 +44,7 @@ class Settings:
     snn: SNNOptions = field(default_factory=SNNOptions)
     snn_fit: FitOptions = field(default_factory=FitOptions)
     lsm: LSMOptions = field(default_factory=LSMOptions)
+    ttfs: TTFSOptions = field(default_factory=TTFSOptions)
 
 
 def _fill(cls: type, values: dict[str, Any], where: str, skip: tuple[str, ...] = ()) -> Any:
@@ -62,17 +64,18 @@ def _fill(cls: type, values: dict[str, Any], where: str, skip: tuple[str, ...] =
 
 
 def settings_from_dict(raw: dict[str, Any]) -> Settings:
-    sections = ("protocol", "lstm", "esn", "snn", "lsm")
+    sections = ("protocol", "lstm", "esn", "snn", "lsm", "ttfs")
     for key in raw:
         if key not in sections:
             raise ConfigError(f"unknown section '[{key}]'{closest(key, sections)}; valid: {', '.join(sections)}")
     s = _fill(Settings, dict(raw.get("protocol", {})), "protocol",
-              skip=("lstm", "lstm_fit", "esn", "snn", "snn_fit", "lsm"))
+              skip=("lstm", "lstm_fit", "esn", "snn", "snn_fit", "lsm", "ttfs"))
     lstm = dict(raw.get("lstm", {}))
     s.lstm_fit = _fill(FitOptions, lstm.pop("fit", {}), "lstm.fit")
     s.lstm = _fill(LSTMOptions, lstm, "lstm")
     s.esn = _fill(ESNOptions, raw.get("esn", {}), "esn")
     s.lsm = _fill(LSMOptions, raw.get("lsm", {}), "lsm")
+    s.ttfs = _fill(TTFSOptions, raw.get("ttfs", {}), "ttfs")
     snn = dict(raw.get("snn", {}))
     s.snn_fit = _fill(FitOptions, snn.pop("fit", {}), "snn.fit")
     neuron = snn.pop("neuron_args", {})
