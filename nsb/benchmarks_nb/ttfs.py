@@ -49,9 +49,9 @@ _FIT_SLICE = 32
 
 @dataclass
 class TTFSOptions:
-    neurons: int = 500             # R
+    neurons: int = 1000            # R
     window: int = 10               # W: register of the last W standardised inputs
-    fan_in: int = 0                # non-zero input weights per neuron (0: all W)
+    fan_in: int = 3                # non-zero input weights per neuron (0: all W)
     substeps: int = 256            # K: ramp steps per series point (levels of the first-spike code)
     gain: float = 2.0              # ramp slope: a neuron's feature is σ(gain · c)
     input_scale: float = 1.0       # W_in ~ U(−1, 1)·input_scale (·√(W/fan_in) when sparse)
