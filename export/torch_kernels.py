@@ -19,18 +19,23 @@ warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated",
 
 
 @torch.jit.script
+def _lif_reset(h: Tensor, s: Tensor, v_threshold: float, v_reset: float, reset: int) -> Tensor:
+    """LIF's reset, shared by LIF and RLIF: 0 hard, 1 soft, 2 none (``nsb.kernels`` reset-mode ids)."""
+    if reset == 0:
+        return h * (1 - s) + s * v_reset
+    if reset == 1:
+        return h - s * v_threshold
+    return h
+
+
+@torch.jit.script
 def lif_sequence(x: Tensor, v: Tensor, decay: float, input_gain: float, v_threshold: float, v_reset: float,
                  reset: int) -> Tuple[Tensor, Tensor]:
     spikes = []
     for t in range(x.shape[0]):
         h = decay * v + input_gain * x[t]
         s = (h - v_threshold > 0).to(h.dtype)
-        if reset == 0:
-            v = h * (1 - s) + s * v_reset
-        elif reset == 1:
-            v = h - s * v_threshold
-        else:
-            v = h
+        v = _lif_reset(h, s, v_threshold, v_reset, reset)
         spikes.append(s)
     return torch.stack(spikes), v
 
@@ -42,12 +47,7 @@ def rlif_sequence(x: Tensor, w_rec: Tensor, b_rec: Tensor, v: Tensor, s: Tensor,
     for t in range(x.shape[0]):
         h = decay * v + input_gain * (x[t] + torch.nn.functional.linear(s, w_rec, b_rec))
         s = (h - v_threshold > 0).to(h.dtype)
-        if reset == 0:
-            v = h * (1 - s) + s * v_reset
-        elif reset == 1:
-            v = h - s * v_threshold
-        else:
-            v = h
+        v = _lif_reset(h, s, v_threshold, v_reset, reset)
         spikes.append(s)
     return torch.stack(spikes), v, s
 

@@ -93,6 +93,15 @@ def ridge_fit(features: Tensor, targets: Tensor, ridge: float) -> Tensor:
     return torch.linalg.lstsq(gram, f.T @ y).solution.T
 
 
+
+def ridge_readout(features: Tensor, targets: Tensor, ridge: float) -> tuple[Tensor, Tensor, float]:
+    """Readout ``y ≈ w · f + b`` by ridge regression on the points after the 45-point warm-up (as
+    the ESN's): ``features [N, D]``, ``targets [N, 1]`` → ``w [D]``, ``b [1]`` and the fit's MSE."""
+    f, y = features[WARMUP_POINTS:], targets[WARMUP_POINTS:]
+    x = torch.cat([f, torch.ones(f.shape[0], 1, dtype=f.dtype)], 1)
+    coef = ridge_fit(x, y, ridge)[0]
+    return coef[:-1], coef[-1:], float(torch.mean((x @ coef[:, None] - y) ** 2))
+
 @dataclass
 class ESNOptions:
     reservoir: int = 186

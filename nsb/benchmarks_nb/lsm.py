@@ -26,7 +26,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nsb.benchmarks_nb.protocol import WARMUP_POINTS, check_step_input
+from nsb.benchmarks_nb.baselines import ridge_readout
+from nsb.benchmarks_nb.protocol import check_step_input
 from nsb.benchmarks_nb.training import FitOptions
 from nsb.errors import NsbError
 from nsb.neurons import build_neuron
@@ -121,8 +122,6 @@ class SpikingReservoir(nn.Module):
     def fit(self, inputs: Tensor, targets: Tensor, opts: FitOptions | None = None, seed: int = 0) -> list[float]:
         """Teacher-forced features from the zero state, ridge readout on steps ≥ 45 (standardised
         targets); leaves the state at the end of the train window."""
-        from nsb.benchmarks_nb.baselines import ridge_fit
-
         u = inputs.double()
         self.mu.fill_(float(u.mean()))
         self.sigma.fill_(float(u.std()))
@@ -133,12 +132,9 @@ class SpikingReservoir(nn.Module):
         self.reset_state()
         with torch.no_grad():
             feats = torch.cat([self._features(z[i:i + 1]) for i in range(z.shape[0])])
-            f = feats[WARMUP_POINTS:]
-            y = ((targets.double() - self.mu) / self.sigma)[WARMUP_POINTS:]
-            w = ridge_fit(torch.cat([f, torch.ones(f.shape[0], 1, dtype=f.dtype)], 1), y, self.opts.ridge)
-            self.readout.weight.copy_(w[:, :-1])
-            self.readout.bias.copy_(w[:, -1])
-            mse = float(torch.mean((self.readout(f) - y) ** 2))
+            w, b, mse = ridge_readout(feats, (targets.double() - self.mu) / self.sigma, self.opts.ridge)
+            self.readout.weight.copy_(w[None])
+            self.readout.bias.copy_(b)
         return [mse]
 
     def firing_rate(self) -> float:

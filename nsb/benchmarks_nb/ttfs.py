@@ -35,7 +35,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nsb.benchmarks_nb.protocol import WARMUP_POINTS, check_step_input
+from nsb.benchmarks_nb.baselines import ridge_readout
+from nsb.benchmarks_nb.protocol import check_step_input
 from nsb.benchmarks_nb.training import FitOptions, register_windows
 from nsb.errors import NsbError
 from nsb.neurons import build_neuron
@@ -135,8 +136,6 @@ class FirstSpikeNetwork(nn.Module):
         """Teacher-forced features (all points in one batch: a point's spikes depend only on its
         register), ridge readout on steps ≥ 45 (standardised targets); leaves the register at the end
         of the train window."""
-        from nsb.benchmarks_nb.baselines import ridge_fit
-
         u = inputs.double()
         self.mu.fill_(float(u.mean()))
         self.sigma.fill_(float(u.std()))
@@ -145,14 +144,11 @@ class FirstSpikeNetwork(nn.Module):
         with torch.no_grad():
             # in slices of points: the spikes of all 750 at once would be K·750·R doubles
             coded = torch.cat([self.first_spike_features(self.spikes(part)) for part in regs.split(_FIT_SLICE)])
-            feats = torch.cat([coded, regs], 1)[WARMUP_POINTS:]
-            y = ((targets.double() - self.mu) / self.sigma)[WARMUP_POINTS:]
-            ones = torch.ones(feats.shape[0], 1, dtype=feats.dtype)
-            coef = ridge_fit(torch.cat([feats, ones], 1), y, self.opts.ridge)[0]
+            feats = torch.cat([coded, regs], 1)
+            w, b, mse = ridge_readout(feats, (targets.double() - self.mu) / self.sigma, self.opts.ridge)
             r = self.opts.neurons
-            self.w_out.weight.copy_(coef[:r][None])
-            self.skip.weight.copy_(coef[r:-1][None])
-            self.skip.bias.copy_(coef[-1:])
-            mse = float(torch.mean((torch.cat([feats, ones], 1) @ coef[:, None] - y) ** 2))
+            self.w_out.weight.copy_(w[:r][None])
+            self.skip.weight.copy_(w[r:][None])
+            self.skip.bias.copy_(b)
         self.register.copy_(regs[-1:])
         return [mse]

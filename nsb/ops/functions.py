@@ -37,6 +37,10 @@ class _Body:
         self.nodes.append(node)
         return self.op("CastLike", node.output[0], like)
 
+    def fire(self, u: str, zero: str) -> str:
+        """The spike H(u) as a value of u's type (u = membrane − threshold)."""
+        return self.op("CastLike", self.op("Greater", u, zero), u)
+
     def constant(self, value: float, like: str) -> str:
         c = self.op("Constant", value_float=float(value))
         return self.op("CastLike", c, like)
@@ -100,14 +104,11 @@ def _alif_function() -> FunctionProto:
     zero = outer.constant(0.0, "X")
     b = _Body("b_")
 
-    def fire(u: str) -> str:
-        return b.op("CastLike", b.op("Greater", u, zero), u)
-
-    s_prev = fire(b.op("Sub", "v_prev", b.op("Add", theta, b.op("Mul", beta, "b_prev"))))
+    s_prev = b.fire(b.op("Sub", "v_prev", b.op("Add", theta, b.op("Mul", beta, "b_prev"))), zero)
     b_new = b.op("Add", b.op("Mul", "RHO", "b_prev"), b.op("Mul", b.op("Sub", one, "RHO"), s_prev))
     big_b = b.op("Add", theta, b.op("Mul", beta, b_new))
     v_new = b.op("Sub", b.op("Add", b.op("Mul", "ALPHA", "v_prev"), "x_t"), b.op("Mul", big_b, s_prev))
-    s = fire(b.op("Sub", v_new, big_b))
+    s = b.fire(b.op("Sub", v_new, big_b), zero)
     _scan(outer, b, list(spec.states), "X", ["v_prev", "b_prev"], "x_t", [v_new, b_new], s, list(spec.outputs))
     return helper.make_function(DOMAIN, "ALIF", list(spec.inputs), list(spec.outputs), outer.nodes,
                                 [helper.make_opsetid("", OPSET)], [*spec.attributes, *ROUTING_ATTRIBUTES])
@@ -121,14 +122,11 @@ def _adlif_function() -> FunctionProto:
     zero = outer.constant(0.0, "X")
     b = _Body("b_")
 
-    def fire(u: str) -> str:
-        return b.op("CastLike", b.op("Greater", u, zero), u)
-
-    s_prev = fire(b.op("Sub", "v_prev", theta))
+    s_prev = b.fire(b.op("Sub", "v_prev", theta), zero)
     w_new = b.op("Add", b.op("Add", b.op("Mul", "BETA", "w_prev"), b.op("Mul", "A", "v_prev")), b.op("Mul", "B", s_prev))
     v_new = b.op("Add", b.op("Mul", "ALPHA", b.op("Sub", "v_prev", s_prev)),
                  b.op("Mul", b.op("Sub", one, "ALPHA"), b.op("Sub", "x_t", w_new)))
-    s = fire(b.op("Sub", v_new, theta))
+    s = b.fire(b.op("Sub", v_new, theta), zero)
     _scan(outer, b, list(spec.states), "X", ["v_prev", "w_prev"], "x_t", [v_new, w_new], s, list(spec.outputs))
     return helper.make_function(DOMAIN, "ADLIF", list(spec.inputs), list(spec.outputs), outer.nodes,
                                 [helper.make_opsetid("", OPSET)], [*spec.attributes, *ROUTING_ATTRIBUTES])
@@ -145,16 +143,13 @@ def _glif_function() -> FunctionProto:
     c_rows = outer.op("Slice", "C", start, outer.op("Add", start, steps), outer.op("Constant", value_ints=[0]))
     b = _Body("b_")
 
-    def fire(u: str) -> str:
-        return b.op("CastLike", b.op("Greater", u, zero), u)
-
-    s_prev = fire(b.op("Sub", "u_prev", "V_TH"))
+    s_prev = b.fire(b.op("Sub", "u_prev", "V_TH"), zero)
     current = b.op("Mul", "x_t", b.op("Sub", one, b.op("Mul", "BETA_G", b.op("Sub", one, "c_t"))))
     decay = b.op("Sub", one, b.op("Mul", "ALPHA_G", b.op("Sub", one, "TAU")))
     kept = b.op("Mul", b.op("Mul", decay, "u_prev"), b.op("Sub", one, b.op("Mul", "GAMMA_G", s_prev)))
     u_new = b.op("Sub", b.op("Add", b.op("Sub", kept, b.op("Mul", b.op("Sub", one, "ALPHA_G"), "LEAK")), current),
                  b.op("Mul", b.op("Mul", b.op("Sub", one, "GAMMA_G"), "RE_VTH"), s_prev))
-    s = fire(b.op("Sub", u_new, "V_TH"))
+    s = b.fire(b.op("Sub", u_new, "V_TH"), zero)
     b.nodes.append(helper.make_node("Identity", [s], ["s_out"]))
     graph = helper.make_graph(b.nodes, "step", [_untyped(n) for n in ("u_prev", "x_t", "c_t")],
                               [_untyped(n) for n in (u_new, "s_out")])
