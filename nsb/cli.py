@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Optional
 
@@ -284,27 +285,89 @@ def _compare_reports(paths: list[Path]) -> None:
     console.print(table)
 
 
-@app.command(add_help_option=False, context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def fscil(ctx: typer.Context) -> None:
-    """Keyword few-shot class-incremental learning (NeuroBench); nsb fscil --help lists its options."""
+class FscilData(str, Enum):
+    synthetic = "synthetic"
+    mswc = "mswc"
+
+
+class FscilModel(str, Enum):
+    m5 = "m5"
+    snn = "snn"
+
+
+class OnOff(str, Enum):
+    on = "on"
+    off = "off"
+
+
+@app.command()
+def fscil(
+    out: Path = typer.Option(..., help="folder for results.json and sessions.png"),
+    data: FscilData = typer.Option(FscilData.synthetic, help="synthetic (offline stand-in keywords) or mswc "
+                                   "(Multilingual Spoken Words, read from ROOT)"),
+    root: str = typer.Option("data", help="folder holding MSWC/ (mswc only)"),
+    model: FscilModel = typer.Option(FscilModel.m5, help="m5 (NeuroBench's M5) or snn (a spiking M5)"),
+    config: Optional[Path] = typer.Option(None, help="nsb TOML config (e.g. configs/fscil_m5.toml)"),
+    quick: bool = typer.Option(False, "--quick", help="reduced sizes for a smoke run (synthetic data)"),
+    threads: int = typer.Option(0, help="torch CPU threads (0: torch's default)"),
+    cache: OnOff = typer.Option(OnOff.on, help="reuse test embeddings across sessions"),
+    width: Optional[float] = typer.Option(None, help="channel multiplier of M5 (1.0 = NeuroBench's 256/256/512/512)"),
+    sessions: Optional[int] = typer.Option(None, help="incremental sessions after the base session"),
+    ways: Optional[int] = typer.Option(None, help="new classes per session"),
+    shots: Optional[int] = typer.Option(None, help="support clips per new class"),
+    support_pool: Optional[int] = typer.Option(None, help="clips per class the shots are drawn from"),
+    query_per_class: Optional[int] = typer.Option(None, help="test clips per class"),
+    epochs: Optional[int] = typer.Option(None, help="base training epochs"),
+    batch_size: Optional[int] = typer.Option(None, help="base training batch size"),
+    eval_batch_size: Optional[int] = typer.Option(None, help="batch size of the embedding passes"),
+    lr: Optional[float] = typer.Option(None, help="base training learning rate"),
+    step_size: Optional[int] = typer.Option(None, help="StepLR step (epochs)"),
+    gamma: Optional[float] = typer.Option(None, help="StepLR decay"),
+    seed: Optional[int] = typer.Option(None, help="random seed"),
+    device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:N or auto"),
+    limit_train_batches: Optional[int] = typer.Option(None, help="> 0: stop each epoch after this many batches"),
+    metrics_batches: Optional[int] = typer.Option(None, help="> 0: NeuroBench complexity metrics on this many "
+                                                  "base-test batches"),
+    data_option: list[str] = typer.Option([], "--data-option", metavar="KEY=VALUE",
+                                          help="synthetic data option, e.g. base_classes=10 (repeatable)"),
+) -> None:
+    """NeuroBench's keyword few-shot class-incremental learning (MSWC FSCIL), end to end.
+
+    Writes OUT/results.json and OUT/sessions.png. Sizes not given here come from --quick, then --config, then
+    NeuroBench's defaults."""
     _require_torch("fscil")
-    from nsb.fscil.__main__ import main as fscil_main
+    from nsb.tasks.fscil.run import main as run_fscil, summary_line
 
-    code = fscil_main(list(ctx.args))
-    if code:
-        raise typer.Exit(code)
+    settings = dict(width=width, sessions=sessions, ways=ways, shots=shots, support_pool=support_pool,
+                    query_per_class=query_per_class, epochs=epochs, batch_size=batch_size,
+                    eval_batch_size=eval_batch_size, lr=lr, step_size=step_size, gamma=gamma, seed=seed, device=device,
+                    limit_train_batches=limit_train_batches, metrics_batches=metrics_batches)
+    results = run_fscil(out, data=data.value, root=root, model=model.value, config=config, quick=quick,
+                        threads=threads, cache=cache == OnOff.on, settings=settings, data_options=data_option)
+    print(summary_line(results, out))
 
 
-@app.command("mackey-glass", add_help_option=False,
-             context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def mackey_glass(ctx: typer.Context) -> None:
-    """NeuroBench's Mackey-Glass prediction: LSTM, ESN and a spiking model; nsb mackey-glass --help lists its options."""
+@app.command("mackey-glass")
+def mackey_glass(
+    out: Path = typer.Option(..., help="output directory"),
+    repeats: Optional[int] = typer.Option(None, help="offsets to run (1..30; default: the config's)"),
+    model: str = typer.Option("all", help="lstm, esn, snn, lsm, ttfs or all"),
+    config: Optional[Path] = typer.Option(None, help="TOML (default configs/neurobench/mackey_glass.toml)"),
+    ops_repeats: Optional[int] = typer.Option(None, help="repeats that also count SynOps/activation sparsity "
+                                              "(default: all)"),
+    threads: int = typer.Option(1, help="torch intra-op threads"),
+    no_series_check: bool = typer.Option(False, "--no-series-check", help="skip the dt vs dt/2 solver comparison"),
+) -> None:
+    """NeuroBench's Mackey-Glass prediction, end to end: LSTM, ESN and nsb spiking models.
+
+    Runs NeuroBench's repeats (series offsets) and writes OUT/results.json, results.md and prediction.png."""
     _require_torch("mackey-glass")
-    from nsb.benchmarks_nb.mackey_glass import main as mg_main
+    from nsb.tasks.mackey_glass.run import main as run_benchmark
 
-    code = mg_main(list(ctx.args))
-    if code:
-        raise typer.Exit(code)
+    paths = run_benchmark(out, repeats=repeats, model=model, config=config, ops_repeats=ops_repeats,
+                          threads=threads, check_series=not no_series_check)
+    print(paths["md"].read_text())
+    print("wrote " + ", ".join(str(v) for v in paths.values()))
 
 
 def _show_run_metrics(run_dir: Path) -> None:
@@ -358,13 +421,26 @@ def plugins_build(
     console.print(f"load it with trtexec --dynamicPlugins={library} or IPluginRegistry::loadLibrary")
 
 
-def main() -> None:
-    """Entry point: usage errors are typer's (exit 2); input errors are one line, exit 2, no traceback."""
+def _run(application: typer.Typer, **kwargs) -> None:
     try:
-        app()
+        application(**kwargs)
     except NsbError as err:
         print(f"nsb: error: {err}", file=sys.stderr)
         sys.exit(2)
+
+
+def main() -> None:
+    """Entry point: usage errors are typer's (exit 2); input errors are one line, exit 2, no traceback."""
+    _run(app)
+
+
+def run_one(command: str, prog_name: str) -> None:
+    """Run one command of ``nsb`` on its own, as ``python -m nsb.tasks.<task>`` does: the same options,
+    help and errors as ``nsb <command>``."""
+    functions = {"mackey-glass": mackey_glass, "fscil": fscil}
+    single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    single.command()(functions[command])
+    _run(single, prog_name=prog_name)
 
 
 if __name__ == "__main__":

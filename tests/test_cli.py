@@ -26,7 +26,7 @@ def one_line_error(done, *fragments):
 def test_help_lists_the_commands(tmp_path):
     done = run(["--help"], tmp_path)
     assert done.returncode == 0
-    for command in ("train", "configs", "summary", "neurons", "data"):
+    for command in ("train", "configs", "summary", "neurons", "data", "export", "eval", "mackey-glass", "fscil"):
         assert command in done.stdout
 
 
@@ -54,3 +54,48 @@ def test_malformed_toml_is_one_line(tmp_path):
 
 def test_resume_without_a_run_is_one_line(tmp_path):
     one_line_error(run(["train", "--resume"], tmp_path), "checkpoint", "not found")
+
+
+# --- the NeuroBench tasks are typed commands -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("command,options", [
+    ("mackey-glass", ["--out", "--repeats", "--model", "--config", "--ops-repeats", "--threads", "--no-series-check"]),
+    ("fscil", ["--out", "--data", "--root", "--model", "--config", "--quick", "--threads", "--cache", "--width",
+               "--sessions", "--ways", "--shots", "--support-pool", "--query-per-class", "--epochs", "--batch-size",
+               "--eval-batch-size", "--lr", "--step-size", "--gamma", "--seed", "--device", "--limit-train-batches",
+               "--metrics-batches", "--data-option"]),
+])
+def test_task_commands_list_their_options(tmp_path, command, options):
+    done = run([command, "--help"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    for option in options:
+        assert option in done.stdout, option
+    module = {"mackey-glass": "nsb.tasks.mackey_glass", "fscil": "nsb.tasks.fscil"}[command]
+    alone = subprocess.run([sys.executable, "-m", module, "--help"], cwd=tmp_path, capture_output=True, text=True,
+                           env=dict(os.environ, COLUMNS="200", NO_COLOR="1"))
+    assert alone.returncode == 0 and "--out" in alone.stdout and f"python -m {module}" in alone.stdout
+
+
+@pytest.mark.parametrize("args,message", [
+    (["mackey-glass", "--out", "x", "--bogus"], "No such option"),
+    (["mackey-glass", "--out", "x", "--repeats", "many"], "Invalid value"),
+    (["mackey-glass", "--model", "lstm"], "Missing option"),
+    (["fscil", "--out", "x", "--data", "imagenet"], "Invalid value"),
+    (["fscil", "--out", "x", "--epochs", "1.5"], "Invalid value"),
+])
+def test_task_command_usage_errors_exit_2(tmp_path, args, message):
+    done = run(args, tmp_path)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert message in done.stderr
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["mackey-glass", "--out", "x", "--model", "lstn", "--repeats", "1"], ["did you mean 'lstm'"]),
+    (["mackey-glass", "--out", "x", "--model", "esn", "--repeats", "31"], ["repeats must be an integer in 1..30"]),
+    (["mackey-glass", "--out", "x", "--config", "nope.toml"], ["config file not found: nope.toml"]),
+    (["fscil", "--out", "x", "--data", "mswc", "--root", "nowhere"], ["MSWC FSCIL files not found"]),
+    (["fscil", "--out", "x", "--quick", "--data-option", "base_classes"], ["--data-option takes KEY=NUMBER"]),
+])
+def test_task_command_input_errors_are_one_line(tmp_path, args, fragments):
+    one_line_error(run(args, tmp_path), *fragments)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
+import sys
 import warnings
 import wave
 import weakref
@@ -16,10 +18,10 @@ import torch
 from nsb.data import keywords_synthetic as ks
 from nsb.data import mswc
 from nsb.errors import DataError, NsbError
-from nsb.fscil.m5 import M5, build_model
-from nsb.fscil.mfcc import MFCC, MFCCConfig, dct_matrix, hz_to_mel, mel_to_hz
-from nsb.fscil.protocol import (FSCILConfig, assert_no_hooks, complexity, embed, run_fscil, schedule,
-                                train_epoch, _loader)
+from nsb.tasks.fscil.m5 import M5, build_model
+from nsb.tasks.fscil.mfcc import MFCC, MFCCConfig, dct_matrix, hz_to_mel, mel_to_hz
+from nsb.tasks.fscil.protocol import (FSCILConfig, assert_no_hooks, complexity, embed, run_fscil, schedule,
+                                      train_epoch, _loader)
 
 TINY_DATA = ks.Options(base_classes=10, groups=3, ways=4, train_per_class=30, test_per_class=10, eval_per_class=20,
                        sample_rate=8000, seconds=0.5)
@@ -191,7 +193,7 @@ def test_sessions_shots_and_accuracy(trained):
 
 
 def test_each_session_uses_exactly_the_shots(tiny, monkeypatch):
-    from nsb.fscil import protocol
+    from nsb.tasks.fscil import protocol
 
     seen = []
     original = protocol.Prototypes.add
@@ -273,30 +275,39 @@ def test_pools_too_small_is_a_one_line_error(tiny):
 
 # --- entry point, results and plot ------------------------------------------------------------
 
-def test_entry_point_writes_results_and_plot(tmp_path, capsys):
-    from nsb.fscil.__main__ import main
-
+def test_entry_point_writes_results_and_plot(tmp_path):
+    """nsb fscil end to end (a subprocess: the typed options reach the run)."""
     out = tmp_path / "run"
     opts = [f"--data-option={k}={v}" for k, v in (("base_classes", 6), ("groups", 2), ("ways", 3),
                                                    ("train_per_class", 10), ("test_per_class", 4),
                                                    ("eval_per_class", 6))]
-    rc = main(["--quick", "--out", str(out), "--epochs", "1", "--sessions", "2", "--ways", "3", "--support-pool", "3",
-               "--query-per-class", "3", "--shots", "2", *opts])
-    assert rc == 0
+    done = subprocess.run([sys.executable, "-m", "nsb.cli", "fscil", "--quick", "--out", str(out), "--epochs", "1",
+                           "--sessions", "2", "--ways", "3", "--support-pool", "3", "--query-per-class", "3",
+                           "--shots", "2", "--threads", "1", *opts], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "base " in done.stdout and str(out / "results.json") in done.stdout
     results = json.loads((out / "results.json").read_text())
     assert len(results["sessions"]) == 3 and {"acc_all", "acc_base", "acc_new"} <= set(results["sessions"][1])
+    assert results["config"]["shots"] == 2 and results["config"]["ways"] == 3
     png = (out / "sessions.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
-    capsys.readouterr()
-    rc = main(["--out", str(tmp_path / "x"), "--data", "mswc", "--root", str(tmp_path / "nowhere")])
-    err = capsys.readouterr().err.strip().splitlines()
-    assert rc == 2 and len(err) == 1 and err[0].startswith("error: MSWC FSCIL files not found")
+
+
+def test_entry_point_errors_are_nsb_errors(tmp_path):
+    from nsb.tasks.fscil.run import main
+
+    with pytest.raises(DataError, match="MSWC FSCIL files not found"):
+        main(tmp_path / "x", data="mswc", root=str(tmp_path / "nowhere"))
+    with pytest.raises(NsbError, match="unknown FSCIL setting"):
+        main(tmp_path / "x", settings={"widht": 1.0})
+    with pytest.raises(NsbError, match="KEY=NUMBER"):
+        main(tmp_path / "x", data_options=["base_classes=ten"])
 
 
 def test_shipped_config_loads():
     from pathlib import Path
 
-    from nsb.fscil.__main__ import from_config
+    from nsb.tasks.fscil.run import from_config
 
     run, data = from_config(str(Path(__file__).resolve().parents[1] / "configs" / "fscil_m5.toml"))
     assert run["sessions"] == 10 and run["ways"] == 10 and run["shots"] == 5 and run["data"] == "mswc"

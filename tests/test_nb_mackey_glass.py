@@ -1,4 +1,4 @@
-"""NeuroBench Mackey-Glass harness (nsb.benchmarks_nb): protocol, closed loop, ESN ridge, report, errors."""
+"""NeuroBench Mackey-Glass harness (nsb.tasks.mackey_glass): protocol, closed loop, ESN ridge, report, errors."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
-from nsb.benchmarks_nb import protocol
-from nsb.benchmarks_nb.baselines import ESN, ESNOptions, LSTMBaseline, ridge_fit
-from nsb.benchmarks_nb.mackey_glass import evaluate, main, run_mackey_glass, write_outputs
-from nsb.benchmarks_nb.settings import load_settings, settings_from_dict
-from nsb.benchmarks_nb.training import FitOptions, register_windows
+from nsb.tasks.mackey_glass import protocol
+from nsb.tasks.mackey_glass.baselines import ESN, ESNOptions, LSTMBaseline, ridge_fit
+from nsb.tasks.mackey_glass.run import command_line, evaluate, main, run_mackey_glass, write_outputs
+from nsb.tasks.mackey_glass.settings import load_settings, settings_from_dict
+from nsb.tasks.mackey_glass.training import FitOptions, register_windows
 from nsb.errors import NsbError
 
 
@@ -136,13 +136,31 @@ def test_errors_are_loud_one_line(call):
     assert "\n" not in str(err.value) and str(err.value)
 
 
-def test_main_rejects_unknown_model(tmp_path, capsys):
-    assert main(["--out", str(tmp_path), "--model", "lstn", "--repeats", "1"]) == 2
-    assert "did you mean 'lstm'" in capsys.readouterr().err
+def test_main_rejects_unknown_model(tmp_path):
+    with pytest.raises(NsbError, match="did you mean 'lstm'"):
+        main(tmp_path, model="lstn", repeats=1)
+    assert not any(tmp_path.iterdir())
+
+
+def test_command_line_reproduces_the_options():
+    assert command_line("runs/mg") == "nsb mackey-glass --out runs/mg"
+    assert command_line("o", 10, "ttfs", None, 3, 1, False) == \
+        "nsb mackey-glass --out o --repeats 10 --model ttfs --ops-repeats 3 --no-series-check"
+
+
+def test_default_settings_are_package_data():
+    """The shipped TOML is read through importlib.resources (nsb.configs), not found beside the sources."""
+    from importlib.resources import files
+
+    from nsb.tasks.mackey_glass.settings import DEFAULT_CONFIG, default_config_text
+
+    package, name = DEFAULT_CONFIG
+    assert default_config_text() == files(package).joinpath(name).read_text()
+    assert load_settings().repeats == 30
 
 
 def test_lsm_deterministic_spiking_and_shapes(series0):
-    from nsb.benchmarks_nb.lsm import LSMOptions, SpikingReservoir
+    from nsb.tasks.mackey_glass.lsm import LSMOptions, SpikingReservoir
 
     opts = LSMOptions(reservoir=30, window=4, substeps=2, readout="both", ridge=1e-3)
     a, b = SpikingReservoir(opts, seed=3), SpikingReservoir(opts, seed=3)
@@ -178,14 +196,14 @@ def test_lsm_settings_from_toml():
 
 
 def _small_ttfs(**kw):
-    from nsb.benchmarks_nb.ttfs import FirstSpikeNetwork, TTFSOptions
+    from nsb.tasks.mackey_glass.ttfs import FirstSpikeNetwork, TTFSOptions
 
     opts = TTFSOptions(**{"neurons": 40, "window": 6, "fan_in": 2, "substeps": 32, **kw})
     return FirstSpikeNetwork(opts, seed=5)
 
 
 def test_ttfs_one_spike_codes_the_logistic_feature():
-    from nsb.benchmarks_nb.ttfs import ramp
+    from nsb.tasks.mackey_glass.ttfs import ramp
 
     m = _small_ttfs()
     g = torch.Generator().manual_seed(0)
@@ -218,7 +236,7 @@ def test_ttfs_fit_readout_matches_teacher_forced_steps_and_ops(series0):
     a.reset_state()
     with torch.no_grad():
         y = protocol.run_teacher_forced(a, s.train_inputs)
-    from nsb.benchmarks_nb.training import register_windows
+    from nsb.tasks.mackey_glass.training import register_windows
     z = (s.train_inputs - a.mu) / a.sigma
     regs = register_windows(z, 6)
     feats = a.first_spike_features(a.spikes(regs))
@@ -233,7 +251,7 @@ def test_ttfs_fit_readout_matches_teacher_forced_steps_and_ops(series0):
 
 
 def test_ttfs_settings_and_errors():
-    from nsb.benchmarks_nb.ttfs import FirstSpikeNetwork, TTFSOptions
+    from nsb.tasks.mackey_glass.ttfs import FirstSpikeNetwork, TTFSOptions
 
     s = load_settings()
     assert (s.ttfs.neurons, s.ttfs.fan_in, s.ttfs.substeps) == (1000, 3, 256)

@@ -261,7 +261,7 @@ def dataset_folder(root: Path) -> Path:
 
 
 def load_fscil(root: Path | str, options: Options | None = None) -> KeywordData:
-    """The base splits and one evaluation set per language, ready for :mod:`nsb.fscil.protocol`."""
+    """The base splits and one evaluation set per language, ready for :mod:`nsb.tasks.fscil.protocol`."""
     options = options or Options()
     folder = dataset_folder(Path(root).expanduser())
     length = int(round(options.clip_seconds * SAMPLE_RATE))

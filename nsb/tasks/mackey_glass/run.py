@@ -1,8 +1,8 @@
 """NeuroBench's Mackey-Glass chaotic function prediction, end to end, for the LSTM and ESN baselines
-and an nsb spiking model.
+and nsb spiking models.
 
-    python -m nsb.benchmarks_nb.mackey_glass --out DIR [--repeats N] [--model lstm|esn|snn|lsm|ttfs|all]
-                                             [--config configs/neurobench/mackey_glass.toml]
+    nsb mackey-glass --out DIR [--repeats N] [--model lstm|esn|snn|lsm|ttfs|all]
+                               [--config configs/neurobench/mackey_glass.toml]
 
 Per repeat k (protocol.py): generate the series at offset k·37.5 points, train teacher-forced on the
 750 train points, prime the model's state with them, then predict the 750 test points in closed
@@ -14,10 +14,10 @@ is the mean over repeats (sMAPE also its population std).
 
 from __future__ import annotations
 
-import argparse
 import platform
-import sys
+import shlex
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,18 +25,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from nsb.benchmarks_nb.baselines import ESN, LSTMBaseline
-from nsb.benchmarks_nb.lsm import SpikingReservoir
-from nsb.benchmarks_nb.plots import plot_predictions
-from nsb.benchmarks_nb.protocol import (MAX_REPEATS, POINTS_PER_LYAPUNOV, Split, autoregress, run_teacher_forced,
-                                        series_for, split)
-from nsb.benchmarks_nb.report import write_report
-from nsb.benchmarks_nb.settings import Settings, load_settings
-from nsb.benchmarks_nb.snn import SpikingPredictor
-from nsb.benchmarks_nb.ttfs import FirstSpikeNetwork
 from nsb.data.mackey_glass import Options, generate_series
 from nsb.errors import NsbError, unknown
 from nsb.metrics import measure
+from nsb.tasks.mackey_glass.baselines import ESN, LSTMBaseline
+from nsb.tasks.mackey_glass.lsm import SpikingReservoir
+from nsb.tasks.mackey_glass.plots import plot_predictions
+from nsb.tasks.mackey_glass.protocol import (MAX_REPEATS, POINTS_PER_LYAPUNOV, Split, autoregress,
+                                             run_teacher_forced, series_for, split)
+from nsb.tasks.mackey_glass.report import write_report
+from nsb.tasks.mackey_glass.settings import Settings, load_settings
+from nsb.tasks.mackey_glass.snn import SpikingPredictor
+from nsb.tasks.mackey_glass.ttfs import FirstSpikeNetwork
 
 MODELS = ("lstm", "esn", "snn", "lsm", "ttfs")
 NAMES = {"lstm": "LSTM (nsb run)", "esn": "ESN (nsb run)", "snn": "SNN (nsb LIF)",
@@ -165,44 +165,47 @@ def write_outputs(out: Path, results: dict[str, dict[str, Any]], meta: dict[str,
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m nsb.benchmarks_nb.mackey_glass", description=__doc__.split("\n")[0])
-    p.add_argument("--out", required=True, type=Path, help="output directory")
-    p.add_argument("--repeats", type=int, default=None, help="offsets to run (1..30; default: the config's)")
-    p.add_argument("--model", default="all", help="lstm, esn, snn, lsm, ttfs or all")
-    p.add_argument("--config", type=Path, default=None, help="TOML (default configs/neurobench/mackey_glass.toml)")
-    p.add_argument("--ops-repeats", type=int, default=None,
-                   help="repeats that also count SynOps/activation sparsity (default: all)")
-    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
-    p.add_argument("--no-series-check", action="store_true", help="skip the dt vs dt/2 solver comparison")
-    args = p.parse_args(argv)
-    try:
-        settings = load_settings(args.config)
-        kinds = list(MODELS) if args.model == "all" else [args.model]
-        for kind in kinds:
-            if kind not in MODELS:
-                raise NsbError(unknown("Mackey-Glass model kind", kind, [*MODELS, "all"]))
-        repeats = args.repeats if args.repeats is not None else settings.repeats
-        # small serial workloads: extra intra-op threads only contend (LSTM training measured ~20x
-        # slower with 2 threads than with 1 on two busy cores)
-        torch.set_num_threads(args.threads)
-        results = {k: run_mackey_glass(k, repeats, settings, args.ops_repeats, log=lambda m: print(m, flush=True))
-                   for k in kinds}
-        command = "python -m nsb.benchmarks_nb.mackey_glass " + " ".join(argv if argv is not None else sys.argv[1:])
-        meta = {"repeats": repeats, "command": command,
-                "machine": f"{platform.machine()} {platform.processor() or ''}, torch threads "
-                           f"{torch.get_num_threads()}".strip(),
-                "torch": torch.__version__}
-        if not args.no_series_check:
-            meta["series_check"] = series_check(settings.dt)
-        paths = write_outputs(args.out, results, meta)
-    except NsbError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    print((args.out / "results.md").read_text())
-    print("wrote " + ", ".join(str(v) for v in paths.values()))
-    return 0
+def command_line(out: Path | str, repeats: int | None = None, model: str = "all", config: Path | str | None = None,
+                 ops_repeats: int | None = None, threads: int = 1, check_series: bool = True) -> str:
+    """The ``nsb mackey-glass`` command that reproduces a run (recorded in results.json/.md)."""
+    parts = ["nsb mackey-glass", "--out", shlex.quote(str(out))]
+    if repeats is not None:
+        parts += ["--repeats", str(repeats)]
+    if model != "all":
+        parts += ["--model", shlex.quote(model)]
+    if config is not None:
+        parts += ["--config", shlex.quote(str(config))]
+    if ops_repeats is not None:
+        parts += ["--ops-repeats", str(ops_repeats)]
+    if threads != 1:
+        parts += ["--threads", str(threads)]
+    if not check_series:
+        parts.append("--no-series-check")
+    return " ".join(parts)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def main(out: Path | str, *, repeats: int | None = None, model: str = "all", config: Path | str | None = None,
+         ops_repeats: int | None = None, threads: int = 1, check_series: bool = True,
+         log: Callable[[str], None] | None = None) -> dict[str, Path]:
+    """Run the benchmark for ``model`` (one of ``MODELS`` or ``all``) and write results.json, results.md and
+    prediction.png into ``out``; returns their paths. What ``nsb mackey-glass`` runs (its options are declared
+    in ``nsb/cli.py``); input errors raise :class:`nsb.errors.NsbError` (one line)."""
+    settings = load_settings(config)
+    kinds = list(MODELS) if model == "all" else [model]
+    for kind in kinds:
+        if kind not in MODELS:
+            raise NsbError(unknown("Mackey-Glass model kind", kind, [*MODELS, "all"]))
+    runs = repeats if repeats is not None else settings.repeats
+    # small serial workloads: extra intra-op threads only contend (LSTM training measured ~20x
+    # slower with 2 threads than with 1 on two busy cores)
+    torch.set_num_threads(threads)
+    log = log or (lambda m: print(m, flush=True))
+    results = {k: run_mackey_glass(k, runs, settings, ops_repeats, log=log) for k in kinds}
+    meta = {"repeats": runs,
+            "command": command_line(out, repeats, model, config, ops_repeats, threads, check_series),
+            "machine": f"{platform.machine()} {platform.processor() or ''}, torch threads "
+                       f"{torch.get_num_threads()}".strip(),
+            "torch": torch.__version__}
+    if check_series:
+        meta["series_check"] = series_check(settings.dt)
+    return write_outputs(Path(out), results, meta)

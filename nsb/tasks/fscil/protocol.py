@@ -2,7 +2,7 @@
 
 1. Pre-train the network with cross-entropy on the base training set (backprop allowed only here).
 2. Session 0: prototypes c_k of every base class from the base training set (the mean embedding,
-   :mod:`nsb.fscil.prototypes`); test on the base test set.
+   :mod:`nsb.tasks.fscil.prototypes`); test on the base test set.
 3. Sessions 1..S, one group (a language) each, in an order drawn from the seed: ``ways`` new classes,
    ``shots`` clips each drawn at random from the class's support pool (its first ``support_pool``
    clips); their mean embeddings become new prototypes. The extractor stays frozen.
@@ -31,9 +31,9 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from nsb.data.mswc import KeywordData
 from nsb.errors import DataError, NsbError
-from nsb.fscil.m5 import build_model, parameter_total
-from nsb.fscil.mfcc import MFCC, MFCCConfig
-from nsb.fscil.prototypes import Prototypes
+from nsb.tasks.fscil.m5 import build_model, parameter_total
+from nsb.tasks.fscil.mfcc import MFCC, MFCCConfig
+from nsb.tasks.fscil.prototypes import Prototypes
 
 
 @dataclass

@@ -20,8 +20,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from nsb.benchmarks_nb.protocol import check_step_input
-from nsb.benchmarks_nb.training import FitOptions, fit_sequences, register_windows
+from nsb.tasks.mackey_glass.protocol import check_step_input
+from nsb.tasks.mackey_glass.training import FitOptions, fit_sequences, register_windows
 from nsb.errors import NsbError
 from nsb.models.layers import SpikingLayer
 from nsb.neurons import build_neuron

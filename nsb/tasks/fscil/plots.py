@@ -8,7 +8,7 @@ from nsb.errors import NsbError
 
 
 def plot_sessions(results: dict, path: Path | str) -> Path:
-    """Accuracy after each session; ``results`` is :func:`nsb.fscil.protocol.run_fscil`'s output."""
+    """Accuracy after each session; ``results`` is :func:`nsb.tasks.fscil.protocol.run_fscil`'s output."""
     try:
         import matplotlib
     except ImportError:

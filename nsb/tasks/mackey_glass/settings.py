@@ -1,4 +1,4 @@
-"""The benchmark's TOML (``configs/neurobench/mackey_glass.toml``), checked key by key.
+"""The benchmark's TOML (``configs/neurobench/mackey_glass.toml``, shipped with nsb), checked key by key.
 
 Sections: ``[protocol]`` (repeats, dt), ``[lstm]`` + ``[lstm.fit]``, ``[esn]``, ``[snn]`` +
 ``[snn.neuron_args]`` (keyword arguments of the nsb neuron) + ``[snn.fit]``, ``[lsm]``, ``[ttfs]``. A misspelled key is an
@@ -10,14 +10,15 @@ from __future__ import annotations
 import dataclasses
 import sys
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
-from nsb.benchmarks_nb.baselines import ESNOptions
-from nsb.benchmarks_nb.lsm import LSMOptions
-from nsb.benchmarks_nb.snn import SNNOptions
-from nsb.benchmarks_nb.training import FitOptions
-from nsb.benchmarks_nb.ttfs import TTFSOptions
+from nsb.tasks.mackey_glass.baselines import ESNOptions
+from nsb.tasks.mackey_glass.lsm import LSMOptions
+from nsb.tasks.mackey_glass.snn import SNNOptions
+from nsb.tasks.mackey_glass.training import FitOptions
+from nsb.tasks.mackey_glass.ttfs import TTFSOptions
 from nsb.errors import ConfigError, closest
 
 if sys.version_info >= (3, 11):
@@ -25,7 +26,8 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "neurobench" / "mackey_glass.toml"
+# shipped as package data of nsb.configs (configs/neurobench/ in a checkout), so an installed nsb finds it too
+DEFAULT_CONFIG = ("nsb.configs", "neurobench/mackey_glass.toml")
 
 
 @dataclass
@@ -84,13 +86,28 @@ def settings_from_dict(raw: dict[str, Any]) -> Settings:
     return s
 
 
+def default_config_text() -> str:
+    """The shipped ``configs/neurobench/mackey_glass.toml``, read as package data of ``nsb.configs``."""
+    package, name = DEFAULT_CONFIG
+    resource = files(package).joinpath(name)
+    if not resource.is_file():
+        raise ConfigError(f"the shipped Mackey-Glass config {name} is missing from {package}; reinstall nsb or "
+                          "pass --config FILE")
+    return resource.read_text()
+
+
 def load_settings(path: Path | str | None = None) -> Settings:
-    """Read the TOML at ``path`` (default: the repo's ``configs/neurobench/mackey_glass.toml``)."""
-    path = Path(path) if path is not None else DEFAULT_CONFIG
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+    """Read the TOML at ``path`` (default: the shipped ``configs/neurobench/mackey_glass.toml``)."""
+    where = str(path) if path is not None else f"{DEFAULT_CONFIG[0]}:{DEFAULT_CONFIG[1]}"
+    if path is None:
+        text = default_config_text()
+    else:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path}")
+        text = path.read_text()
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: not valid TOML ({err})") from None
+        raise ConfigError(f"{where}: not valid TOML ({err})") from None
     return settings_from_dict(raw)

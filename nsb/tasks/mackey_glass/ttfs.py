@@ -35,9 +35,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nsb.benchmarks_nb.baselines import ridge_readout
-from nsb.benchmarks_nb.protocol import check_step_input
-from nsb.benchmarks_nb.training import FitOptions, register_windows
+from nsb.tasks.mackey_glass.baselines import ridge_readout
+from nsb.tasks.mackey_glass.protocol import check_step_input
+from nsb.tasks.mackey_glass.training import FitOptions, register_windows
 from nsb.errors import NsbError
 from nsb.neurons import build_neuron
 

@@ -24,8 +24,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nsb.benchmarks_nb.protocol import WARMUP_POINTS, check_step_input
-from nsb.benchmarks_nb.training import FitOptions, fit_sequences, register_windows
+from nsb.tasks.mackey_glass.protocol import WARMUP_POINTS, check_step_input
+from nsb.tasks.mackey_glass.training import FitOptions, fit_sequences, register_windows
 from nsb.errors import NsbError
 
 

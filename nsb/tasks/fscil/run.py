@@ -1,0 +1,120 @@
+"""``nsb fscil``: NeuroBench's keyword FSCIL task end to end, from options to ``results.json`` and ``sessions.png``.
+
+:func:`main` is what the command runs (``nsb/cli.py`` declares its options; ``python -m nsb.tasks.fscil``
+runs the same command). ``quick`` shrinks everything (synthetic data, 1/8-width network, a few epochs)
+for a smoke run; explicit settings override it. ``config`` reads an nsb TOML config such as
+``configs/fscil_m5.toml`` (FSCIL keys under ``[data]``, sizes under ``[train]``). Input errors raise
+:class:`nsb.errors.NsbError` (one line).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields
+from pathlib import Path
+from typing import Any
+
+from nsb.errors import NsbError
+
+QUICK_RUN = dict(width=0.125, sessions=4, ways=5, shots=5, support_pool=15, query_per_class=15, epochs=6,
+                 batch_size=32, eval_batch_size=64, lr=3e-3, step_size=100)
+QUICK_DATA = dict(base_classes=20, groups=4, ways=5, train_per_class=40, test_per_class=10, eval_per_class=30,
+                  sample_rate=8000, seconds=0.5)
+# the FSCILConfig fields that are also command-line options (--width, --sessions, …)
+RUN_FLAGS = ("width", "sessions", "ways", "shots", "support_pool", "query_per_class", "epochs", "batch_size",
+             "eval_batch_size", "lr", "step_size", "gamma", "seed", "device", "limit_train_batches",
+             "metrics_batches")
+
+
+def from_config(path: str | Path) -> tuple[dict, dict]:
+    """(run settings, data options) from an nsb config: [data] FSCIL keys, [train] sizes."""
+    from nsb.config import load_config
+
+    cfg = load_config(Path(path))
+    run = dict(cfg.data.options)
+    data_options = run.pop("synthetic", {})
+    run.update(epochs=cfg.train.epochs, batch_size=cfg.train.batch_size, lr=cfg.train.lr,
+               weight_decay=cfg.train.weight_decay, step_size=cfg.train.step_size, gamma=cfg.train.gamma,
+               seed=cfg.seed, device="auto" if cfg.train.device == "auto" else cfg.train.device)
+    run["data"] = cfg.data.name
+    run["root"] = cfg.data.root
+    return run, data_options
+
+
+def parse_data_options(items: Iterable[str]) -> dict[str, int | float]:
+    """``KEY=VALUE`` strings (``--data-option``) as synthetic data options: a value with a dot is a float."""
+    options: dict[str, int | float] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        try:
+            if not sep or not key:
+                raise ValueError
+            options[key] = float(value) if "." in value else int(value)
+        except ValueError:
+            raise NsbError(f"--data-option takes KEY=NUMBER, e.g. base_classes=10; got '{item}'") from None
+    return options
+
+
+def main(out: Path | str, *, data: str = "synthetic", root: str = "data", model: str = "m5",
+         config: Path | str | None = None, quick: bool = False, threads: int = 0, cache: bool = True,
+         settings: Mapping[str, Any] | None = None, data_options: Iterable[str] = (),
+         log: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run FSCIL and write ``out/results.json`` and ``out/sessions.png``; returns the results.
+
+    ``settings``: FSCILConfig values given on the command line (``RUN_FLAGS``; None means not given), applied
+    over ``quick`` and ``config``. ``data_options``: ``KEY=VALUE`` synthetic data options.
+    """
+    import torch
+
+    from nsb.tasks.fscil.plots import plot_sessions
+    from nsb.tasks.fscil.protocol import FSCILConfig, run_fscil
+
+    if threads:
+        torch.set_num_threads(threads)
+    run: dict = dict(QUICK_RUN) if quick else {}
+    synthetic: dict = dict(QUICK_DATA) if quick else {}
+    data_name = data
+    if config:
+        extra, extra_data = from_config(config)
+        data_name = extra.pop("data", data_name) if extra.get("data") in ("synthetic", "mswc") else data_name
+        root = extra.pop("root", root)
+        extra.pop("data", None)
+        run.update(extra)
+        synthetic.update(extra_data)
+    run.update({k: v for k, v in (settings or {}).items() if v is not None})
+    synthetic.update(parse_data_options(data_options))
+    known = {f.name for f in fields(FSCILConfig)}
+    unknown = sorted(set(run) - known)
+    if unknown:
+        raise NsbError(f"unknown FSCIL setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    cfg = FSCILConfig(**{**run, "model": model, "data": data_name, "cache_embeddings": cache})
+    if data_name == "mswc":
+        from nsb.data import mswc
+
+        dataset = mswc.load_fscil(root)
+    else:
+        from nsb.data import keywords_synthetic as ks
+
+        try:
+            options = ks.Options(**synthetic)
+        except TypeError as err:
+            raise NsbError(f"bad synthetic data option ({err})") from None
+        dataset = ks.load_fscil(options, seed=cfg.seed)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = run_fscil(dataset, cfg, log=log or (lambda line: print(line, file=sys.stderr, flush=True)))
+    (out / "results.json").write_text(json.dumps(results, indent=2))
+    plot_sessions(results, out / "sessions.png")
+    return results
+
+
+def summary_line(results: dict[str, Any], out: Path | str) -> str:
+    """One line for the terminal: base accuracy, session and new-class averages, where the results went."""
+    s = results["summary"]
+    where = Path(out) / "results.json"
+    if s["new_average"] is None:
+        return f"base {100 * s['base_accuracy']:.2f}% -> {where}"
+    return (f"base {100 * s['base_accuracy']:.2f}%  session avg {100 * s['session_average']:.2f}%  "
+            f"new avg {100 * s['new_average']:.2f}%  -> {where}")
