@@ -5,12 +5,15 @@ written atomically, enough to resume bit-exactly on CPU), ``best.pt`` (best on t
 split, or on the test split where the data set has none, as the seed selects), and
 ``metrics.jsonl`` (one JSON line per epoch). Under ``torchrun`` with several processes the model
 is wrapped in DistributedDataParallel and only rank 0 writes.
+
+The trainer does the same for every data set; what differs between classification, regression and
+language modelling (batches, targets, loss, score and whether higher is better) it asks of the
+data set's :class:`nsb.tasks.kinds.Task`.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 import sys
 import time
@@ -20,18 +23,16 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset
-from torch.utils.data.distributed import DistributedSampler
 
 from nsb.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from nsb.config import Config, dump_toml, from_dict
-from nsb.data import TaskData, load_task, time_major_collate
+from nsb.data import TaskData, load_task
 from nsb.errors import ConfigError, NsbError
 from nsb.learning import LearningRule, apply_rule, build_rule
 from nsb.learning.steps import detach_state, offline_step, online_step
 from nsb.models.build import build_model, count_parameters
-from nsb.objectives import score
 from nsb.surrogate import ASGL, asgl_noise_rate
+from nsb.tasks.kinds import Batching, Task, task_kind
 
 
 @dataclass
@@ -116,7 +117,8 @@ class Trainer:
 
         torch.manual_seed(cfg.seed)
         self.task: TaskData = load_task(cfg.data.name, cfg.data.root, cfg.data.options, cfg.seed)
-        self._check_readout()
+        self.kind: Task = task_kind(self.task)
+        self.kind.check_readout(cfg.model.readout)
         self.rule: LearningRule = build_rule(cfg.train.learning_rule, cfg.train.truncation)
         self.model = build_model(cfg, self.task).to(self.device)
         apply_rule(self.model, self.rule)
@@ -146,13 +148,6 @@ class Trainer:
                               f"{', '.join(diff)}; drop those changes (only train.{', train.'.join(sorted(MAY_CHANGE_ON_RESUME))} "
                               f"may change) or start a new run with --name")
         return cfg
-
-    def _check_readout(self) -> None:
-        readout, task = self.cfg.model.readout, self.task.task
-        if task == "classification" and readout == "all":
-            raise ConfigError("model.readout = 'all' scores every step; a classification task needs mean, last or sum")
-        if task != "classification" and readout != "all":
-            raise ConfigError(f"a {task} task scores every step; set model.readout = 'all'")
 
     def _optimizer(self) -> torch.optim.Optimizer:
         t = self.cfg.train
@@ -188,39 +183,10 @@ class Trainer:
 
     # --- data ----------------------------------------------------------------------------------
 
-    def _loader(self, dataset: Dataset, train: bool, epoch: int) -> DataLoader:
-        t = self.cfg.train
-        batch = t.batch_size if train else (t.eval_batch_size or t.batch_size)
-        if self.dist.active and train:
-            sampler = DistributedSampler(dataset, self.dist.world, self.dist.rank, shuffle=True, seed=self.cfg.seed)
-            sampler.set_epoch(epoch)
-            return DataLoader(dataset, batch_size=batch, sampler=sampler, collate_fn=time_major_collate,
-                              num_workers=t.num_workers)
-        generator = torch.Generator().manual_seed(self.cfg.seed * 1000 + epoch)
-        return DataLoader(dataset, batch_size=batch, shuffle=train, generator=generator,
-                          collate_fn=time_major_collate, num_workers=t.num_workers)
-
-    def _language_windows(self, split: str, train: bool):
-        from nsb.data.ptb import batchify, windows
-
-        ids = getattr(self.task, split)
-        t = self.cfg.train
-        if train:
-            streams = batchify(ids, t.batch_size * self.dist.world)
-            streams = streams[:, self.dist.rank * t.batch_size:(self.dist.rank + 1) * t.batch_size]
-        else:
-            streams = batchify(ids, t.eval_batch_size or (10 if split == "valid" else 1))
-        return windows(streams, self.task.time_steps)
-
     def _batches(self, split: str, train: bool, epoch: int):
-        if self.task.task == "language":
-            return self._language_windows(split, train)
-        return self._loader(getattr(self.task, split), train, epoch)
-
-    def _targets(self, y: torch.Tensor) -> torch.Tensor:
-        if self.task.task == "regression" and y.dim() >= 2:
-            return y.transpose(0, 1)  # [B, T, ...] → time-major
-        return y
+        t = self.cfg.train
+        how = Batching(t.batch_size, t.eval_batch_size, self.cfg.seed, t.num_workers, self.dist.rank, self.dist.world)
+        return self.kind.batches(self.task, split, train, epoch, how)
 
     # --- one epoch -----------------------------------------------------------------------------
 
@@ -237,11 +203,11 @@ class Trainer:
         state = None
         limit = cfg.train.limit_train_batches
         for x, y in self._batches("train", True, epoch):
-            x, y = x.to(self.device), self._targets(y.to(self.device))
+            x, y = x.to(self.device), self.kind.targets(y.to(self.device))
             self.optimizer.zero_grad(set_to_none=True)
-            if self.task.task != "language":
+            if not self.kind.carries_state:
                 state = None
-            args = (self.net, x, y, state, self.task.task, cfg.model.readout, cfg.train.label_smoothing)
+            args = (self.net, x, y, state, self.kind, cfg.model.readout, cfg.train.label_smoothing)
             if self.rule.online:
                 out, loss, state = online_step(*args, no_sync=self.net.no_sync if self.dist.active else None)
             else:
@@ -250,13 +216,13 @@ class Trainer:
             if cfg.train.grad_clip > 0:
                 nn.utils.clip_grad_norm_(self.model.parameters(), cfg.train.grad_clip)
             self.optimizer.step()
-            s, n = score(self.task.task, out, y, cfg.model.readout)
+            s, n = self.kind.score(out, y, cfg.model.readout)
             total_score += s
             count += n
             total_loss += loss
             batches += 1
             if bar is not None:
-                bar.advance(loss, total_loss / batches, self._metric_value(total_score, count))
+                bar.advance(loss, total_loss / batches, self.kind.metric_value(total_score, count))
             if limit and batches >= limit:
                 break
         if batches == 0:
@@ -265,7 +231,8 @@ class Trainer:
         if self.scheduler is not None:
             self.scheduler.step()
         total_loss, total_score, count, batches = self.dist.sum(total_loss, total_score, count, batches)
-        return {"train_loss": total_loss / batches, f"train_{self.metric_name}": self._metric_value(total_score, count)}
+        return {"train_loss": total_loss / batches,
+                f"train_{self.metric_name}": self.kind.metric_value(total_score, count)}
 
     @torch.no_grad()
     def evaluate(self, split: str) -> dict[str, float]:
@@ -273,11 +240,11 @@ class Trainer:
         self.model.eval()
         total_score, count, batches, state = 0.0, 0, 0, None
         for x, y in self._batches(split, False, 0):
-            x, y = x.to(self.device), self._targets(y.to(self.device))
-            if self.task.task != "language":
+            x, y = x.to(self.device), self.kind.targets(y.to(self.device))
+            if not self.kind.carries_state:
                 state = None
             out, state = self.model(x, state)
-            s, n = score(self.task.task, out, y, cfg.model.readout)
+            s, n = self.kind.score(out, y, cfg.model.readout)
             total_score += s
             count += n
             batches += 1
@@ -285,7 +252,7 @@ class Trainer:
                 break
         if count == 0:
             raise NsbError(f"the {split} split of '{cfg.data.name}' is empty")
-        return {f"{split}_{self.metric_name}": self._metric_value(total_score, count)}
+        return {f"{split}_{self.metric_name}": self.kind.metric_value(total_score, count)}
 
     def write_neurobench(self) -> dict[str, Any]:
         """NeuroBench's metrics of the best model (best.pt) on the test split → ``neurobench.json``."""
@@ -313,26 +280,17 @@ class Trainer:
             for i, (x, y) in enumerate(self._batches("test", False, 0)):
                 if limit and i >= limit:
                     break
-                yield x, self._targets(y)
+                yield x, self.kind.targets(y)
 
-        results = benchmark_metrics(model, batches(), self.task.task, self.cfg.model.readout)
+        results = benchmark_metrics(model, batches(), self.kind, self.cfg.model.readout)
         results["checkpoint"] = "best.pt" if best.is_file() else "checkpoint.pt"
         atomic_write_bytes(self.run_dir / "neurobench.json", (json.dumps(results, indent=2) + "\n").encode())
         return results
 
     @property
     def metric_name(self) -> str:
-        return {"classification": "acc", "language": "ppl", "regression": "mse"}[self.task.task]
-
-    @property
-    def higher_is_better(self) -> bool:
-        return self.task.task == "classification"
-
-    def _metric_value(self, total: float, count: int) -> float:
-        if count == 0:
-            return float("nan")
-        mean = total / count
-        return math.exp(min(mean, 50.0)) if self.task.task == "language" else mean
+        """The task's score, as metrics.jsonl names it (acc, mse, ppl)."""
+        return self.kind.metric
 
     # --- the run -------------------------------------------------------------------------------
 
@@ -376,8 +334,7 @@ class Trainer:
                 row.update(self.evaluate("test"))
                 row["seconds"] = round(time.perf_counter() - t0, 3)
                 self.history.append(row)
-                improved = not self.best or (row[key] > self.best[key] if self.higher_is_better
-                                             else row[key] < self.best[key])
+                improved = not self.best or self.kind.better(row[key], self.best[key])
                 if improved:
                     self.best = {"epoch": epoch + 1, key: row[key], "selected_on": select}
                 if self.dist.main:

@@ -8,7 +8,8 @@ from typing import Literal
 import torch
 from torch.utils.data import Dataset
 
-Task = Literal["classification", "regression", "language"]
+# the kind of task a data set poses; nsb.tasks.kinds.task_kind gives what differs between them
+TaskName = Literal["classification", "regression", "language"]
 
 
 @dataclass
@@ -19,10 +20,10 @@ class TaskData:
     ``(x, y)`` with ``x`` a float32 tensor ``[T, F]`` (batch-first per item; the collate makes
     batches time-major) and ``y`` an int64 class (classification) or a float32 tensor
     (regression). For ``language`` the splits are int64 token streams ``[L]`` and batching into
-    parallel streams is the trainer's job (:func:`nsb.data.ptb.batchify`).
+    parallel streams is the task's job (:class:`nsb.tasks.kinds.Language`).
     """
 
-    task: Task
+    task: TaskName
     train: Dataset | torch.Tensor
     test: Dataset | torch.Tensor
     input_size: int  # features per step (vocabulary size for language)

@@ -9,28 +9,28 @@ metrics only; their perplexity is in ``metrics.jsonl``.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
 from nsb.metrics.harness import measure
 
+if TYPE_CHECKING:
+    from nsb.tasks.kinds import Task
+
 COMPLEXITY_METRICS = ["footprint", "connection_sparsity", "parameter_count", "activation_sparsity",
                       "synaptic_operations", "membrane_updates"]
 
 
-def benchmark_metrics(model: nn.Module, batches: Iterable[Any], task: str, readout: str) -> dict[str, Any]:
-    from nsb.objectives import reduce_time
+def benchmark_metrics(model: nn.Module, batches: Iterable[Any], task: Task | str, readout: str) -> dict[str, Any]:
+    """The complexity metrics and, where the task has one, NeuroBench's correctness metric over ``batches``."""
+    from nsb.tasks.kinds import task_kind
 
+    kind = task_kind(task)
     metrics = list(COMPLEXITY_METRICS)
-    forward = None
-    if task == "classification":
-        metrics.append("accuracy")
-
-        def forward(m, x):
-            return reduce_time(m(x)[0], readout).argmax(-1)
-    elif task == "regression":
-        metrics.append("mse")
+    if kind.neurobench_metric is not None:
+        metrics.append(kind.neurobench_metric)
+    forward = kind.neurobench_forward(readout)
     results = measure(model, batches, metrics, **({"forward": forward} if forward is not None else {}))
     return {"format": "nsb-neurobench", "definitions": "NeuroBench 2.3 (docs/metrics.md lists nsb's differences)",
             "split": "test", **results}
