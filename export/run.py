@@ -97,7 +97,7 @@ def _engine(onnx_bytes: bytes, time_steps: int) -> bytes:
     """A TensorRT engine (fp32, batch 1…64, T fixed) built here, for this GPU and TensorRT version."""
     import tempfile
 
-    from nsb.eval.engine import build_engine, find_plugin_library
+    from nsb.eval.backends.tensorrt.engine import build_engine, find_plugin_library
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"

@@ -37,6 +37,11 @@ def test_eval_runs_where_torch_is_not_installed(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     no_torch = subprocess.run([str(py), "-c", "import torch"], capture_output=True, text=True, env=env, cwd=tmp_path)
     assert no_torch.returncode != 0, "the test environment must not have torch"
+    # an installed nsb finds its shipped files as package data, not beside a checkout
+    shipped = ("from importlib.resources import files; import nsb.eval.backends.tensorrt; "
+               "print(files('nsb.configs').joinpath('neurobench/mackey_glass.toml').is_file())")
+    done = subprocess.run([str(py), "-c", shipped], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.stdout.strip() == "True", done.stdout + done.stderr
     nsb = str(env_dir / "bin" / "nsb")
     for backend in ("onnxruntime", "onnx-reference"):
         done = subprocess.run([nsb, "eval", str(bundle), "--backend", backend, "--repeats", "1"], capture_output=True,

@@ -21,11 +21,11 @@ import pytest
 from onnx import TensorProto, helper
 
 from nsb.errors import NsbError
-from nsb.eval import engine as eng
-from nsb.eval.backends import tensorrt_backend
+from nsb.eval.backends.tensorrt import backend as tensorrt_backend
+from nsb.eval.backends.tensorrt import engine as eng
 
 REPO = Path(__file__).resolve().parents[1]
-CHECKED = ("nsb.eval.engine", "nsb.eval.backends.tensorrt_backend")
+CHECKED = ("nsb.eval.backends.tensorrt.engine", "nsb.eval.backends.tensorrt.backend")
 # where setuptools maps the nsb packages that the checked modules import (pyproject's package-dir)
 PACKAGE_DIRS = {"eval": "eval", "export": "export"}
 
@@ -198,13 +198,14 @@ def test_plugin_library_lookup(monkeypatch, tmp_path):
     monkeypatch.setenv(eng.PLUGIN_ENV, str(library))
     assert eng.find_plugin_library() == library
     monkeypatch.delenv(eng.PLUGIN_ENV)
-    monkeypatch.chdir(tmp_path)
-    if (REPO / "build" / "trt" / eng.PLUGIN_FILE).is_file():
-        pytest.skip("this checkout has a built plugin library")
+    monkeypatch.chdir(tmp_path)  # only ./build/trt/ is searched, never the checkout nsb was installed from
     assert eng.find_plugin_library(required=False) is None
     with pytest.raises(NsbError) as err:
         eng.find_plugin_library()
     assert "nsb plugins build" in _one_line(err)
+    (tmp_path / "build" / "trt").mkdir(parents=True)
+    library.rename(tmp_path / "build" / "trt" / eng.PLUGIN_FILE)
+    assert eng.find_plugin_library() == tmp_path / "build" / "trt" / eng.PLUGIN_FILE
 
 
 def test_prebuilt_engine_must_be_a_plan(tmp_path):

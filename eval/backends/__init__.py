@@ -18,7 +18,7 @@ BACKENDS = {
     "torchscript": "nsb.eval.backends.torchscript_backend",
     "onnxruntime": "nsb.eval.backends.onnxruntime_backend",
     "onnx-reference": "nsb.eval.backends.onnx_reference_backend",
-    "tensorrt": "nsb.eval.backends.tensorrt_backend",
+    "tensorrt": "nsb.eval.backends.tensorrt",
 }
 
 

@@ -106,8 +106,9 @@ def trt_major(version: str) -> int:
 
 
 def find_plugin_library(explicit: Path | str | None = None, *, required: bool = True) -> Path | None:
-    """``explicit``, else ``$NSB_TRT_PLUGINS``, else ``build/trt/libnsb_trt_plugins.so`` (in the current folder,
-    then in the checkout this module belongs to)."""
+    """``explicit`` (``--plugins``), else ``$NSB_TRT_PLUGINS``, else ``build/trt/libnsb_trt_plugins.so`` in the
+    current folder (where ``nsb plugins build`` writes it by default). An installed nsb does not know where a
+    checkout is, so it never looks beside its own files."""
     for source, value in (("--plugins", explicit), (PLUGIN_ENV, os.environ.get(PLUGIN_ENV))):
         if value:
             path = Path(value)
@@ -115,12 +116,12 @@ def find_plugin_library(explicit: Path | str | None = None, *, required: bool = 
                 raise NsbError(f"the TensorRT plugin library {path} (from {source}) does not exist; build it with "
                                "nsb plugins build")
             return path
-    for folder in (Path.cwd(), Path(__file__).resolve().parents[1]):
-        path = folder / "build" / "trt" / PLUGIN_FILE
-        if path.is_file():
-            return path
+    path = Path.cwd() / "build" / "trt" / PLUGIN_FILE
+    if path.is_file():
+        return path
     if required:
-        raise NsbError(f"the TensorRT plugin library ({PLUGIN_FILE}) was not found in build/trt/ or ${PLUGIN_ENV}; "
+        raise NsbError(f"the TensorRT plugin library ({PLUGIN_FILE}) was not found in ./build/trt/, --plugins or "
+                       f"${PLUGIN_ENV}; "
                        "build it with nsb plugins build --tensorrt PATH, or use --graph std (standard ops, no plugin)")
     return None
 

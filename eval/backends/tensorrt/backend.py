@@ -1,7 +1,7 @@
 """TensorRT on CUDA: ``model.onnx`` with each ``nsb`` node run by the plugin library (``--graph custom``)
 or ``model.std.onnx`` (``--graph std``, standard ops, no plugin), or a prebuilt ``--engine`` plan.
 
-Engines are built once per GPU, TensorRT version, precision and profile and cached (``nsb.eval.engine``).
+Engines are built once per GPU, TensorRT version, precision and profile and cached (:mod:`.engine`).
 Buffers live in device memory allocated with cuda-python (no torch); inputs and outputs go through
 page-locked host buffers on one stream. ``run`` returns host arrays, so it synchronizes.
 """
@@ -16,9 +16,9 @@ import numpy as np
 
 from nsb.errors import NsbError
 from nsb.eval.bundle import Bundle, BundleError
-from nsb.eval.engine import (DEFAULT_MAX_BATCH, GRAPH_FILES, PRECISIONS, TimeSteps, cuda_check, cuda_runtime,
-                             find_plugin_library, gpu_name, load_or_build, load_plugins, read_engine_file,
-                             require_tensorrt)
+from nsb.eval.backends.tensorrt.engine import (DEFAULT_MAX_BATCH, GRAPH_FILES, PRECISIONS, TimeSteps, cuda_check,
+                                               cuda_runtime, find_plugin_library, gpu_name, load_or_build,
+                                               load_plugins, read_engine_file, require_tensorrt)
 
 
 def _volume(shape: tuple[int, ...]) -> int:
