@@ -7,7 +7,7 @@ and writes the table to stdout. Run on the GPU machine:
 
     python benchmarks/eval_backends.py --device cuda
 
-Reports land in each bundle's reports/ folder; compare two with `nsb eval --compare A.json B.json`.
+Reports land in each bundle's reports/ folder; compare two with `nsb compare A.json B.json`.
 """
 
 from __future__ import annotations

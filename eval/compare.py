@@ -1,4 +1,4 @@
-"""``nsb eval --compare A.json B.json``: two evaluations side by side (targets, backends, precisions)."""
+"""``nsb compare A.json B.json``: two evaluations side by side (targets, backends, precisions)."""
 
 from __future__ import annotations
 

@@ -14,8 +14,11 @@ from nsb.errors import NsbError
 
 app = typer.Typer(
     help="nsb: spiking neural networks on long temporal sequences. Train a benchmark from a TOML config "
-         "(with no arguments `nsb train` runs the offline default, random manifolds), export it "
-         "(`nsb export RUN_DIR --format onnx`) and evaluate the bundle on a runtime (`nsb eval BUNDLE --backend onnxruntime`).",
+         "(with no arguments `nsb train` runs the offline default, random manifolds) and read its NeuroBench "
+         "metrics (`nsb metrics RUN_DIR`), export it (`nsb export RUN_DIR --format onnx`), evaluate the bundle on a "
+         "runtime (`nsb eval BUNDLE --backend onnxruntime`) and set two evaluations side by side (`nsb compare "
+         "A.json B.json`). NeuroBench's Mackey-Glass and keyword FSCIL tasks run end to end with `nsb mackey-glass` "
+         "and `nsb fscil`.",
     add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
 )
 data_app = typer.Typer(help="Data sets: download the real ones (needs a network).", no_args_is_help=True)
@@ -213,11 +216,17 @@ def export_cmd(
     console.print(f"next: nsb eval {path} --backend onnxruntime")
 
 
+def _is_run_dir(path: Path) -> bool:
+    """A training run (nsb train's output), as opposed to a deployment bundle (nsb export's)."""
+    return not (path / "manifest.json").exists() and ((path / "checkpoint.pt").exists()
+                                                      or (path / "neurobench.json").exists())
+
+
 @app.command("eval")
 def eval_cmd(
-    bundle: Optional[Path] = typer.Argument(None, help="Bundle directory written by nsb export (or a run directory)."),
-    backend: str = typer.Option("onnxruntime", "--backend", "-b", help="torch, torchscript, onnxruntime or "
-                                "onnx-reference."),
+    bundle: Optional[Path] = typer.Argument(None, help="Bundle directory written by nsb export."),
+    backend: str = typer.Option("onnxruntime", "--backend", "-b", help="torch, torchscript, onnxruntime, "
+                                "onnx-reference or tensorrt."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     precision: str = typer.Option("fp32", help="fp32, or fp16 on cuda (reported, not gated)."),
     graph: str = typer.Option("custom", help="ONNX backends: custom (model.onnx, nsb ops) or std (model.std.onnx)."),
@@ -227,25 +236,21 @@ def eval_cmd(
     repeats: int = typer.Option(10, help="Timed runs per batch size."),
     out: Optional[Path] = typer.Option(None, help="Where report.json, report.md and the plots go. Default: "
                                        "BUNDLE/reports/<backend>[-std]-<device>[-fp16]."),
-    compare: list[Path] = typer.Option([], "--compare", help="nsb eval --compare A.json B.json: two reports side by "
-                                       "side."),
     engine: Optional[Path] = typer.Option(None, help="tensorrt: a prebuilt .engine/.plan instead of building one."),
     plugins: Optional[Path] = typer.Option(None, help="tensorrt: libnsb_trt_plugins.so (default: $NSB_TRT_PLUGINS "
-                                           "or build/trt/)."),
+                                           "or ./build/trt/)."),
+    compare: list[Path] = typer.Option([], "--compare", hidden=True, help="Moved: nsb compare A.json B.json."),
 ) -> None:
-    """Measure a bundle on a backend (score, fidelity to the trained model, latency, memory); on a run: its NeuroBench metrics."""
+    """Measure a deployment bundle on a backend: score, fidelity to the trained model, latency, memory."""
     from rich.table import Table
 
     if compare:
-        # `--compare A.json B.json`: the second path lands in the BUNDLE argument
-        _compare_reports(list(compare) + ([bundle] if bundle is not None else []))
-        return
+        raise NsbError("nsb eval --compare has moved: set two reports side by side with nsb compare A.json B.json")
     if bundle is None:
-        raise NsbError("nsb eval needs a BUNDLE directory (or --compare A.json B.json)")
-    if not (bundle / "manifest.json").exists() and ((bundle / "checkpoint.pt").exists()
-                                                    or (bundle / "neurobench.json").exists()):
-        _show_run_metrics(bundle)
-        return
+        raise NsbError("nsb eval needs a BUNDLE directory written by nsb export")
+    if _is_run_dir(bundle):
+        raise NsbError(f"{bundle} is a training run, not a bundle; show its NeuroBench metrics with nsb metrics "
+                       f"{bundle}, or export it first with nsb export {bundle}")
     from nsb.eval.bundle import Bundle
     from nsb.eval.evaluate import evaluate
     from nsb.eval.report import summary_rows, write_report
@@ -271,17 +276,62 @@ def eval_cmd(
         raise typer.Exit(1)
 
 
-def _compare_reports(paths: list[Path]) -> None:
+@app.command()
+def compare(
+    a: Path = typer.Argument(..., help="report.json written by nsb eval (column A)."),
+    b: Path = typer.Argument(..., help="report.json written by nsb eval (column B)."),
+) -> None:
+    """Two evaluations side by side (report.json files written by nsb eval): targets, backends, precisions."""
     from rich.table import Table
 
     from nsb.eval.compare import load_report, rows
 
-    if len(paths) != 2:
-        raise NsbError(f"--compare takes exactly two report.json files, got {len(paths)}")
-    a, b = (load_report(p) for p in paths)
-    table = Table("", "A", "B", title="nsb eval: side by side", caption=f"A = {paths[0]}\nB = {paths[1]}")
-    for name, left, right in rows(a, b):
-        table.add_row(name, left, right)
+    left, right = load_report(a), load_report(b)
+    table = Table("", "A", "B", title="nsb compare: side by side", caption=f"A = {a}\nB = {b}")
+    for name, x, y in rows(left, right):
+        table.add_row(name, x, y)
+    console.print(table)
+
+
+@app.command()
+def metrics(
+    run_dir: Path = typer.Argument(..., help="Run directory written by nsb train (runs/<name>)."),
+    recompute: bool = typer.Option(False, "--recompute", help="Measure again from the checkpoint even when "
+                                   "neurobench.json exists."),
+) -> None:
+    """NeuroBench's metrics of a training run (neurobench.json, measured from the checkpoint when missing)."""
+    import json
+
+    from rich.table import Table
+
+    if (run_dir / "manifest.json").exists():
+        raise NsbError(f"{run_dir} is a deployment bundle, not a training run; evaluate it with nsb eval {run_dir}")
+    if not _is_run_dir(run_dir):
+        raise NsbError(f"{run_dir} holds neither neurobench.json nor checkpoint.pt; pass a run directory written by "
+                       "nsb train (runs/<name>)")
+    file = run_dir / "neurobench.json"
+    if file.exists() and not recompute:
+        try:
+            results = json.loads(file.read_text())
+        except json.JSONDecodeError as err:
+            raise NsbError(f"{file} is not valid JSON ({err}); measure it again with nsb metrics {run_dir} "
+                           "--recompute") from None
+    else:
+        _require_torch("metrics")
+        from nsb.checkpoint import load_checkpoint
+        from nsb.config import from_dict
+        from nsb.train import Trainer
+
+        cfg = from_dict(load_checkpoint(run_dir / "checkpoint.pt")["config"], f"{run_dir} (saved config)")
+        cfg.out_dir, cfg.name = str(run_dir.parent), run_dir.name
+        with console.status("measuring NeuroBench metrics"):
+            results = Trainer(cfg, resume=True, progress=False).write_neurobench()
+    from nsb.metrics.report import rows
+
+    table = Table("metric", "value", title=f"NeuroBench metrics: {run_dir} ({results.get('checkpoint', '?')}, "
+                                            f"{results.get('split', 'test')} split)")
+    for k, v in rows(results):
+        table.add_row(k, v)
     console.print(table)
 
 
@@ -368,37 +418,6 @@ def mackey_glass(
                           threads=threads, check_series=not no_series_check)
     print(paths["md"].read_text())
     print("wrote " + ", ".join(str(v) for v in paths.values()))
-
-
-def _show_run_metrics(run_dir: Path) -> None:
-    """Print ``neurobench.json`` of a run, computing it first from the checkpoint when it is missing."""
-    import json
-
-    from rich.table import Table
-
-    file = run_dir / "neurobench.json"
-    if file.exists():
-        try:
-            results = json.loads(file.read_text())
-        except json.JSONDecodeError as err:
-            raise NsbError(f"{file} is not valid JSON ({err}); delete it and run nsb eval {run_dir} again") from None
-    else:
-        _require_torch("eval RUN_DIR")
-        from nsb.config import from_dict
-        from nsb.train import Trainer
-        from nsb.checkpoint import load_checkpoint
-
-        cfg = from_dict(load_checkpoint(run_dir / "checkpoint.pt")["config"], f"{run_dir} (saved config)")
-        cfg.out_dir, cfg.name = str(run_dir.parent), run_dir.name
-        with console.status("measuring NeuroBench metrics"):
-            results = Trainer(cfg, resume=True, progress=False).write_neurobench()
-    from nsb.metrics.report import rows
-
-    table = Table("metric", "value", title=f"NeuroBench metrics: {run_dir} ({results.get('checkpoint', '?')}, "
-                                            f"{results.get('split', 'test')} split)")
-    for k, v in rows(results):
-        table.add_row(k, v)
-    console.print(table)
 
 
 @plugins_app.command("build")

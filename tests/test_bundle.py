@@ -185,11 +185,15 @@ def test_report_has_sweep_startup_memory_plots_and_compare(trained, tmp_path):
         report["memory"]["neurobench_footprint_bytes"] > 0
     assert (a / "latency.png").stat().st_size > 1000 and (a / "layers.png").stat().st_size > 1000
     assert "![latency](latency.png)" in (a / "report.md").read_text()
-    done = nsb("eval", "--compare", str(a / "report.json"), str(b / "report.json"))
+    done = nsb("compare", str(a / "report.json"), str(b / "report.json"))
     assert done.returncode == 0, done.stderr
     assert "throughput" in done.stdout and "onnxruntime (cpu," in done.stdout and "A = " in done.stdout
-    done = nsb("eval", "--compare", str(a / "report.json"))
-    assert done.returncode == 2 and "exactly two" in done.stderr
+    done = nsb("compare", str(a / "report.json"))
+    assert done.returncode == 2 and "Missing argument" in done.stderr and "Traceback" not in done.stderr
+    done = nsb("compare", str(a / "report.json"), str(out / "manifest.json"))
+    assert done.returncode == 2 and "not an nsb eval report" in done.stderr and len(done.stderr.splitlines()) == 1
+    done = nsb("eval", "--compare", str(a / "report.json"), str(b / "report.json"))
+    assert done.returncode == 2 and "nsb compare A.json B.json" in done.stderr and len(done.stderr.splitlines()) == 1
 
 
 def test_wrong_device_and_precision_are_one_line(bundle):

@@ -26,7 +26,8 @@ def one_line_error(done, *fragments):
 def test_help_lists_the_commands(tmp_path):
     done = run(["--help"], tmp_path)
     assert done.returncode == 0
-    for command in ("train", "configs", "summary", "neurons", "data", "export", "eval", "mackey-glass", "fscil"):
+    for command in ("train", "configs", "summary", "neurons", "data", "export", "eval", "metrics", "compare",
+                    "mackey-glass", "fscil"):
         assert command in done.stdout
 
 
@@ -54,6 +55,32 @@ def test_malformed_toml_is_one_line(tmp_path):
 
 def test_resume_without_a_run_is_one_line(tmp_path):
     one_line_error(run(["train", "--resume"], tmp_path), "checkpoint", "not found")
+
+
+# --- eval, metrics and compare are three commands ------------------------------------------------------------
+
+
+def test_eval_of_a_run_points_to_metrics(tmp_path):
+    run_dir = tmp_path / "runs" / "default"
+    run_dir.mkdir(parents=True)
+    (run_dir / "neurobench.json").write_text('{"format": "nsb-neurobench", "parameter_count": 3}')
+    one_line_error(run(["eval", str(run_dir)], tmp_path), "is a training run", f"nsb metrics {run_dir}")
+    done = run(["metrics", str(run_dir)], tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "parameter_count" in done.stdout
+
+
+def test_eval_compare_points_to_compare(tmp_path):
+    one_line_error(run(["eval", "--compare", "a.json", "b.json"], tmp_path), "nsb compare A.json B.json")
+
+
+@pytest.mark.parametrize("args,fragments", [
+    (["compare", "a.json", "b.json"], ["report a.json not found"]),
+    (["metrics", "nowhere"], ["neither neurobench.json nor checkpoint.pt"]),
+    (["eval"], ["needs a BUNDLE"]),
+])
+def test_eval_metrics_compare_input_errors_are_one_line(tmp_path, args, fragments):
+    one_line_error(run(args, tmp_path), *fragments)
 
 
 # --- the NeuroBench tasks are typed commands -------------------------------------------------------------------
