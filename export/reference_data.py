@@ -14,10 +14,11 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nsb.data.common import TaskData, time_major_collate
+from nsb.data.common import TaskData
 from nsb.errors import NsbError
 from nsb.objectives import reduce_time
 from nsb.models.probe import recorded_spikes, spiking_layers
+from nsb.tasks.kinds import task_kind
 
 FULL_SPIKE_SAMPLES = 8  # samples whose whole spike trains are stored, per layer
 
@@ -26,17 +27,7 @@ def evaluation_inputs(task: TaskData, samples: int) -> tuple[Tensor, Tensor]:
     """``(x, y)`` time-major: x ``[T, N, F]`` (tokens ``[T, N]``), y ``[N]`` or ``[T, N, ...]``."""
     if samples < 1:
         raise NsbError(f"--samples must be at least 1, got {samples}")
-    if task.task == "language":
-        from nsb.data.ptb import batchify
-
-        streams = batchify(task.test, samples)
-        steps = min(task.time_steps, streams.shape[0] - 1)
-        return streams[:steps], streams[1:steps + 1]
-    n = min(samples, len(task.test))
-    x, y = time_major_collate([task.test[i] for i in range(n)])
-    if task.task == "regression" and y.dim() >= 2:
-        y = y.transpose(0, 1)
-    return x, y
+    return task_kind(task).samples(task, "test", samples)
 
 
 @torch.no_grad()
@@ -44,7 +35,7 @@ def reference_outputs(model: nn.Module, x: Tensor, task: str, readout: str, batc
                       ) -> tuple[np.ndarray, list[str], list[np.ndarray], list[np.ndarray]]:
     """(outputs, layer names, per-layer spike counts [N, ...] summed over time, first spike trains)."""
     model.eval()
-    readout = readout if task == "classification" else "all"
+    readout = "all" if task_kind(task).per_step else readout
     names = [name for name, _ in spiking_layers(model)]
     outputs, counts, trains = [], [[] for _ in names], [[] for _ in names]
     with recorded_spikes(model) as captured:

@@ -25,6 +25,7 @@ from nsb.export.reference_data import evaluation_inputs, reference_outputs, writ
 from nsb.models.build import build_model
 from nsb.ops.functions import OPSET
 from nsb.ops.schema import DOMAIN, VERSION
+from nsb.tasks.kinds import task_kind
 
 FORMATS = ("onnx", "torchscript", "engine")
 
@@ -108,7 +109,7 @@ def _engine(onnx_bytes: bytes, time_steps: int) -> bytes:
 def _manifest(name: str, task: Any, readout: str, x: torch.Tensor, layers: list[str], shapes: list[tuple[int, ...]],
               deploy: DeployModel,
               ops: list[str], dynamic_time: bool) -> dict[str, Any]:
-    per_step = task.task != "classification"
+    per_step = task_kind(task).per_step
     feature_shape = list(x.shape[2:])
     return {
         "name": name,

@@ -3,8 +3,9 @@
 The trainer treats every data set the same way; what differs between these three kinds of task lives
 here, in one :class:`Task` subclass each, so that no other module needs an ``if task == ...`` branch:
 
-* how a split becomes batches (map-style datasets of ``(x, y)`` sequences, or parallel token streams)
-  and the layout the targets need (regression targets go time-major);
+* how a split becomes batches (map-style datasets of ``(x, y)`` sequences, or parallel token streams),
+  also the fixed sample an exported bundle keeps, and the layout the targets need (regression targets go
+  time-major);
 * whether the recurrent state carries from one batch to the next (the token streams do);
 * the loss of a whole sequence and of one time step (the online learning rules need the latter);
 * the score reported each epoch (accuracy, MSE, perplexity), its ``metrics.jsonl`` key and whether
@@ -85,6 +86,13 @@ class Task:
     def targets(self, y: Tensor) -> Tensor:
         """The targets of a batch in the layout :meth:`sequence_loss` and :meth:`score` take."""
         return y
+
+    def samples(self, data: TaskData, split: str, n: int) -> tuple[Tensor, Tensor]:
+        """The first ``n`` samples of ``split`` as one time-major batch ``(x, targets)``: the reference inputs
+        an exported bundle stores."""
+        dataset = getattr(data, split)
+        x, y = time_major_collate([dataset[i] for i in range(min(n, len(dataset)))])
+        return x, self.targets(y)
 
     # --- objective and score -----------------------------------------------------------------------
 
@@ -186,6 +194,13 @@ class Language(Task):
         else:
             streams = batchify(ids, how.eval_batch_size or (10 if split == "valid" else 1))
         return windows(streams, data.time_steps)
+
+    def samples(self, data, split, n):
+        from nsb.data.ptb import batchify
+
+        streams = batchify(getattr(data, split), n)  # n parallel streams, their first window
+        steps = min(data.time_steps, streams.shape[0] - 1)
+        return streams[:steps], streams[1:steps + 1]
 
     def sequence_loss(self, out, y, readout, label_smoothing=0.0):
         return F.cross_entropy(out.flatten(0, 1), y.flatten())
