@@ -16,9 +16,12 @@ from typing import Any
 import numpy as np
 
 from nsb.errors import NsbError
-from nsb.ops.schema import DOMAIN, OPS, VERSION
+from nsb.ops.registry import ops
+from nsb.ops.schema import DOMAIN, VERSION
 
 FORMAT = "nsb-bundle"
+# what a re-export changes, for the one-line refusal of a bundle written with another op set version
+_CHANGED = "op set 2: every op carries the last spike as a state and LIF resets as the seed does"
 FORMAT_VERSION = 1
 MODEL_FILES = {"model.onnx", "model.std.onnx", "model.ts"}
 
@@ -85,12 +88,13 @@ class Bundle:
     def _check_ops(self) -> None:
         for op in self.manifest["ops"]:
             name, version = op.get("name"), op.get("version")
-            if op.get("domain") != DOMAIN or name not in OPS:
+            if op.get("domain") != DOMAIN or name not in ops():
                 raise BundleError(f"bundle uses op {op.get('domain')}::{name}, which this nsb does not know; "
                                   "upgrade nsb or re-export with this version")
-            if not isinstance(version, int) or version > VERSION:
+            if not isinstance(version, int) or version != VERSION:
                 raise BundleError(f"bundle uses {DOMAIN}::{name} version {version}, this nsb implements version "
-                                  f"{VERSION}; upgrade nsb or re-export with this version")
+                                  f"{VERSION} ({_CHANGED}); re-export the run with this nsb, or evaluate the bundle "
+                                  "with the nsb that exported it")
 
     # --- contents --------------------------------------------------------------------------------
 
@@ -157,9 +161,9 @@ def check_input(bundle: Bundle, x: np.ndarray) -> None:
 def check_onnx_ops(model: Any, source: str) -> None:
     """Every ``nsb`` node of an ONNX model must be an op and version this nsb implements."""
     declared = {o.domain: o.version for o in model.opset_import}
-    if DOMAIN in declared and declared[DOMAIN] > VERSION:
+    if DOMAIN in declared and declared[DOMAIN] != VERSION:
         raise BundleError(f"{source} imports the {DOMAIN} op set version {declared[DOMAIN]}, this nsb implements "
-                          f"version {VERSION}; upgrade nsb or re-export with this version")
+                          f"version {VERSION} ({_CHANGED}); re-export the run with this nsb")
     for node in model.graph.node:
-        if node.domain == DOMAIN and node.op_type not in OPS:
-            raise BundleError(f"{source} uses unknown op {DOMAIN}::{node.op_type}; this nsb knows {', '.join(OPS)}")
+        if node.domain == DOMAIN and node.op_type not in ops():
+            raise BundleError(f"{source} uses unknown op {DOMAIN}::{node.op_type}; this nsb knows {', '.join(ops())}")

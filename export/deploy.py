@@ -15,37 +15,36 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from nsb.export import torch_kernels
-from nsb.kernels import RESET_IDS
 from nsb.errors import NsbError
+from nsb.export import torch_kernels
 from nsb.neurons import Neuron
-from nsb.neurons.adlif import AdLIF
 from nsb.objectives import reduce_time
-from nsb.ops.schema import DOMAIN, PLUGIN_NAMESPACE, PLUGIN_VERSION, VERSION, op_spec
+from nsb.ops.registry import op as op_spec
+from nsb.ops.schema import DOMAIN, PLUGIN_NAMESPACE, PLUGIN_VERSION, VERSION
 
 
 class DeployNeuron(nn.Module):
     def __init__(self, neuron: Neuron) -> None:
         super().__init__()
-        op = neuron.export_op()
-        self.spec = op_spec(op.name)
-        self.attributes = dict(op.attributes)
-        for name, tensor in zip(self.spec.params, op.params):
+        exported = neuron.export_op()
+        self.spec = op_spec(exported.name)
+        self.attributes = dict(exported.attributes)
+        for name, tensor in zip(self.spec.parameter_inputs, exported.params):
             self.register_buffer(name, tensor.detach().clone())
-        # the adLIF input BN runs before the op, as standard operators
-        self.pre = copy.deepcopy(neuron.norm) if isinstance(neuron, AdLIF) and neuron.norm is not None else None
+        # an input BN (adLIF) runs before the op, as standard operators
+        self.pre = copy.deepcopy(neuron.norm) if neuron.norm is not None else None
         self.neuron = neuron  # for its initial state only
         self.sink: list[Tensor] = []  # set by DeployModel for each call
 
     def params(self) -> tuple[Tensor, ...]:
-        return tuple(getattr(self, name) for name in self.spec.params)
+        return tuple(getattr(self, name) for name in self.spec.parameter_inputs)
 
     def forward(self, x: Tensor, state: tuple[Tensor, ...] | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
         if self.pre is not None:
             x = self.pre(x.reshape(-1, x.shape[-1])).reshape(x.shape)
         if state is None:
-            state = self.neuron.full_initial_state(x[0])
-        # every op state is a tensor of the input's dtype (GLIF's step index included)
+            state = self.neuron.initial_state(x[0])
+        # every op state is a tensor of the input's dtype (the step index included)
         state = tuple(t.to(x.dtype) for t in state)
         if torch.onnx.is_in_onnx_export():
             attrs = {**self.attributes, "plugin_namespace": PLUGIN_NAMESPACE, "plugin_version": PLUGIN_VERSION}
@@ -56,30 +55,9 @@ class DeployNeuron(nn.Module):
                 version=VERSION)
             spikes, final = outs[0], tuple(outs[1:])
         else:
-            spikes, final = self._run_kernel(x, state)
+            spikes, final = torch_kernels.run(self.spec, self.attributes, x, self.params(), state)
         self.sink.append(spikes)
         return spikes, final
-
-    def _run_kernel(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
-        a = self.attributes
-        name = self.spec.name
-        if name in ("LIF", "RLIF"):
-            scalars = (float(a["decay"]), float(a["input_gain"]), float(a["v_threshold"]), float(a["v_reset"]),
-                       RESET_IDS[str(a["reset_mode"])])
-            if name == "LIF":
-                s, v = torch_kernels.lif_sequence(x, state[0], *scalars)
-                return s, (v,)
-            s, v, s_last = torch_kernels.rlif_sequence(x, *self.params(), state[0], state[1], *scalars)
-            return s, (v, s_last)
-        if name == "ALIF":
-            s, v, b = torch_kernels.alif_sequence(x, *self.params(), state[0], state[1], float(a["v_threshold"]),
-                                                  float(a["beta"]))
-            return s, (v, b)
-        if name == "GLIF":
-            s, u, t = torch_kernels.glif_sequence(x, *self.params(), state[0], state[1])
-            return s, (u, t)
-        s, v, w = torch_kernels.adlif_sequence(x, *self.params(), state[0], state[1], float(a["v_threshold"]))
-        return s, (v, w)
 
 
 class DeployModel(nn.Module):

@@ -17,8 +17,10 @@ from onnx import ModelProto
 
 from nsb.errors import NsbError
 from nsb.export.deploy import DeployModel
-from nsb.ops.functions import OPSET, op_function, strip_functions  # noqa: F401  (re-exported)
-from nsb.ops.schema import DOMAIN, VERSION, op_spec, register_onnx_schemas
+from nsb.ops.functions import OPSET, functions_for, overload, strip_functions  # noqa: F401  (re-exported)
+from nsb.ops.registry import op as op_spec
+from nsb.ops.schema import DOMAIN, VERSION, register_onnx_schemas
+from nsb.ops.trace import variant_of
 
 IR_VERSION = 10
 
@@ -42,10 +44,7 @@ def export_onnx(deploy: DeployModel, example: torch.Tensor, *, dynamic_time: boo
             first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
             raise NsbError(f"torch.onnx.export failed: {first[:300]}") from err
     model = program.model_proto
-    used = sorted({n.op_type for n in model.graph.node if n.domain == DOMAIN})
-    for name in used:
-        op_spec(name)
-        model.functions.append(op_function(name))
+    add_op_functions(model)
     model.ir_version = IR_VERSION
     for opset in model.opset_import:
         if opset.domain == DOMAIN:
@@ -56,6 +55,21 @@ def export_onnx(deploy: DeployModel, example: torch.Tensor, *, dynamic_time: boo
     register_onnx_schemas()
     onnx.checker.check_model(model, full_check=True)
     return model
+
+
+def add_op_functions(model: ModelProto) -> None:
+    """Point every ``nsb`` node at the function overload of its variant and add those functions."""
+    used: dict[str, set[str]] = {}
+    for node in model.graph.node:
+        if node.domain != DOMAIN:
+            continue
+        spec = op_spec(node.op_type)
+        attributes = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        attributes = {k: (v.decode() if isinstance(v, bytes) else v) for k, v in attributes.items()}
+        node.overload = overload(variant_of(spec, attributes))
+        used.setdefault(node.op_type, set()).add(node.overload)
+    for name, overloads in sorted(used.items()):
+        model.functions.extend(functions_for(op_spec(name), overloads))
 
 
 def inline_functions(model: ModelProto) -> ModelProto:

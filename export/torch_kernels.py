@@ -1,93 +1,118 @@
-"""The ``nsb`` ops as TorchScript functions, for ``model.ts`` (runs without nsb installed).
+"""The ``nsb`` ops as TorchScript functions for ``model.ts`` (runs without nsb installed), generated
+from each op's trace (:mod:`nsb.ops.trace`).
 
 A traced model keeps calls to scripted functions as calls, so the time loop survives tracing and the
-saved module accepts any sequence length. Each function repeats its neuron's step (``nsb/neurons/``)
-with the same float32 operations in the same order; the tests hold them to the trained neurons.
+saved module accepts any sequence length. One function per op variant computes the traced nodes in
+their order; attributes arrive as 0-d tensors of the input's dtype so that attribute-only arithmetic
+rounds in float32, as in every other backend.
 """
 
 from __future__ import annotations
 
 import warnings
-from typing import Tuple
+from functools import lru_cache
 
 import torch
-from torch import Tensor
 
-# torch 2.13 marks torch.jit.script deprecated; TorchScript is still what deployment users load
-warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated", category=DeprecationWarning)
+from nsb.neurons.declare import Op
+from nsb.ops.trace import Node, Step, variant_of
 
+# torch 2.13 marks TorchScript deprecated; it is still what deployment users load
+warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning)
 
-
-@torch.jit.script
-def _lif_reset(h: Tensor, s: Tensor, v_threshold: float, v_reset: float, reset: int) -> Tensor:
-    """LIF's reset, shared by LIF and RLIF: 0 hard, 1 soft, 2 none (``nsb.kernels`` reset-mode ids)."""
-    if reset == 0:
-        return h * (1 - s) + s * v_reset
-    if reset == 1:
-        return h - s * v_threshold
-    return h
+_PY_OPS = {"add": "+", "sub": "-", "mul": "*", "div": "/"}
 
 
-@torch.jit.script
-def lif_sequence(x: Tensor, v: Tensor, decay: float, input_gain: float, v_threshold: float, v_reset: float,
-                 reset: int) -> Tuple[Tensor, Tensor]:
-    spikes = []
-    for t in range(x.shape[0]):
-        h = decay * v + input_gain * x[t]
-        s = (h - v_threshold > 0).to(h.dtype)
-        v = _lif_reset(h, s, v_threshold, v_reset, reset)
-        spikes.append(s)
-    return torch.stack(spikes), v
+def function_name(step: Step) -> str:
+    return "_".join([step.op.name.lower(), *(step.variant[k] for k in step.op.choice_attributes)])
 
 
-@torch.jit.script
-def rlif_sequence(x: Tensor, w_rec: Tensor, b_rec: Tensor, v: Tensor, s: Tensor, decay: float, input_gain: float,
-                  v_threshold: float, v_reset: float, reset: int) -> Tuple[Tensor, Tensor, Tensor]:
-    spikes = []
-    for t in range(x.shape[0]):
-        h = decay * v + input_gain * (x[t] + torch.nn.functional.linear(s, w_rec, b_rec))
-        s = (h - v_threshold > 0).to(h.dtype)
-        v = _lif_reset(h, s, v_threshold, v_reset, reset)
-        spikes.append(s)
-    return torch.stack(spikes), v, s
+def arguments(op: Op) -> list[str]:
+    """The generated function's arguments, in the order callers pass them."""
+    names = ["x", *(f"p_{n.lower()}" for n in (*op.inputs, *op.step_inputs))]
+    if op.recurrent:
+        names += ["w_rec", "b_rec"]
+    names += list(op.element_states)
+    if op.step_inputs:
+        names.append("t0")
+    return names + [f"attr_{a}" for a in op.float_attributes]
 
 
-@torch.jit.script
-def alif_sequence(x: Tensor, alpha: Tensor, rho: Tensor, v: Tensor, b: Tensor, v_threshold: float,
-                  beta: float) -> Tuple[Tensor, Tensor, Tensor]:
-    spikes = []
-    for t in range(x.shape[0]):
-        s_prev = (v - (v_threshold + beta * b) > 0).to(v.dtype)
-        b = rho * b + (1 - rho) * s_prev
-        big_b = v_threshold + beta * b
-        v = alpha * v + x[t] - big_b * s_prev
-        spikes.append((v - big_b > 0).to(v.dtype))
-    return torch.stack(spikes), v, b
+def source(step: Step) -> str:
+    """TorchScript source of one variant: the whole sequence, ``(S, *final states)``."""
+    op = step.op
+    args = ", ".join(f"{a}: Tensor" for a in arguments(op))
+    outs = ", ".join(["Tensor"] * (1 + len(op.all_states)))
+    lines = [f"def {function_name(step)}({args}) -> Tuple[{outs}]:"]
+    if op.step_inputs:
+        rows = f"p_{op.step_inputs[0].lower()}"
+        lines += ["    start = int(t0.item())",
+                  f"    if start < 0 or start + x.shape[0] > {rows}.shape[0]:",
+                  f"        raise RuntimeError('{op.name}: more steps than its per-step inputs have rows')"]
+    lines += ["    spikes: List[Tensor] = []", "    for t in range(x.shape[0]):", "        x_t = x[t]"]
+    if op.recurrent:
+        lines.append("        x_t = x_t + torch.nn.functional.linear(s, w_rec, b_rec)")
+    for name in op.step_inputs:
+        lines.append(f"        p_{name.lower()}_t = p_{name.lower()}[start + t]")
+    names: dict[int, str] = {}
+    for node in step.nodes:
+        expr = _expression(node, names, step)
+        if node.is_leaf or node.kind == "reset":  # names and numbers are used where they stand
+            names[node.id] = expr
+        else:
+            names[node.id] = f"n{node.id}"
+            lines.append(f"        n{node.id} = {expr}")
+    updates = [(s, names[step.new_states[s].id]) for s in op.element_states]
+    lines.append(f"        {', '.join(s for s, _ in updates)} = {', '.join(v for _, v in updates)}")
+    lines += ["        spikes.append(s)"]
+    finals = ", ".join(op.element_states)
+    tail = ", t0 + x.shape[0]" if op.step_inputs else ""
+    lines.append(f"    return torch.stack(spikes), {finals}{tail}")
+    return "\n".join(lines) + "\n"
 
 
-@torch.jit.script
-def adlif_sequence(x: Tensor, alpha: Tensor, beta: Tensor, a: Tensor, b: Tensor, v: Tensor, w: Tensor,
-                   v_threshold: float) -> Tuple[Tensor, Tensor, Tensor]:
-    spikes = []
-    for t in range(x.shape[0]):
-        s_prev = (v - v_threshold > 0).to(v.dtype)
-        w = beta * w + a * v + b * s_prev
-        v = alpha * (v - s_prev) + (1 - alpha) * (x[t] - w)
-        spikes.append((v - v_threshold > 0).to(v.dtype))
-    return torch.stack(spikes), v, w
+def _expression(node: Node, names: dict[int, str], step: Step) -> str:
+    if node.kind == "x":
+        return "x_t"
+    if node.kind == "state":
+        return node.name
+    if node.kind == "input":
+        return f"p_{node.name.lower()}"
+    if node.kind == "step_input":
+        return f"p_{node.name.lower()}_t"
+    if node.kind == "attr":
+        return f"attr_{node.name}"
+    if node.kind == "const":
+        return repr(node.value)
+    a = [names[arg.id] for arg in node.args]
+    if node.kind == "reset":
+        return a[0]
+    if node.kind == "fire":
+        test = ">=" if step.fire_test == "greater_equal" else ">"
+        return f"({a[0]} {test} 0).to({a[0]}.dtype)"
+    if node.kind == "neg":
+        return f"-{a[0]}"
+    return f"{a[0]} {_PY_OPS[node.kind]} {a[1]}"
 
 
-@torch.jit.script
-def glif_sequence(x: Tensor, alpha_g: Tensor, beta_g: Tensor, gamma_g: Tensor, tau: Tensor, leak: Tensor,
-                  re_vth: Tensor, v_th: Tensor, c: Tensor, u: Tensor, t0: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    start = int(t0.item())
-    if start + x.shape[0] > c.shape[0]:
-        raise RuntimeError("GLIF: more steps than the conductance was built for")
-    spikes = []
-    for t in range(x.shape[0]):
-        s_prev = (u - v_th > 0).to(u.dtype)
-        current = x[t] * (1 - beta_g * (1 - c[start + t]))
-        u = ((1 - alpha_g * (1 - tau)) * u * (1 - gamma_g * s_prev) - (1 - alpha_g) * leak + current
-             - (1 - gamma_g) * re_vth * s_prev)
-        spikes.append((u - v_th > 0).to(u.dtype))
-    return torch.stack(spikes), u, t0 + x.shape[0]
+@lru_cache(maxsize=None)
+def _compiled(step_source: str, name: str):
+    unit = torch.jit.CompilationUnit(step_source)
+    return getattr(unit, name)
+
+
+def sequence_function(op: Op, attributes: dict):
+    """The scripted function of the variant of ``op`` a node with ``attributes`` runs."""
+    step = variant_of(op, attributes)
+    return _compiled(source(step), function_name(step))
+
+
+def run(op: Op, attributes: dict, x: torch.Tensor, params: tuple[torch.Tensor, ...],
+        state: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """Spikes and final states of ``op`` on ``x``; ``params`` in ``op.parameter_inputs`` order."""
+    scalars = [torch.tensor(float(attributes[a]), dtype=x.dtype, device=x.device) for a in op.float_attributes]
+    out = sequence_function(op, attributes)(x, *params, *state, *scalars)
+    return out[0], tuple(out[1:])
+
+
+__all__ = ["arguments", "function_name", "run", "sequence_function", "source"]

@@ -17,7 +17,9 @@ fast_sigmoid  1 / (1 + k|u|)², k = 1/a  (SuperSpike, Zenke & Ganguli 2018)     
 asgl          1[|u| < a/2]; training forward is ASGL's noisy spike (below)               1
 ============  =========================================================================  ==========
 
-The forward pass is always ``(u > 0)``: a spike needs the membrane strictly above threshold.
+The forward pass is ``(u > 0)``: a spike needs the membrane strictly above threshold (the seed's
+``LIFAct``), except ASGL, whose spike is ``(u ≥ 0)`` as the seed's ``EfficientNoisySpike`` computes
+it; ``Surrogate.spike_test`` names the comparison, and an exported op carries it.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class _Heaviside(torch.autograd.Function):
     def forward(ctx, u: Tensor, surrogate: "Surrogate") -> Tensor:
         ctx.save_for_backward(u)
         ctx.surrogate = surrogate
-        return (u > 0).to(u.dtype)
+        return surrogate.heaviside(u)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -50,6 +52,8 @@ class Surrogate(nn.Module):
     """Base class: subclasses define :meth:`grad`, the analytic g(u)."""
 
     name = ""
+    #: the forward comparison: "greater" (u > 0) or "greater_equal" (u ≥ 0)
+    spike_test = "greater"
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__()
@@ -59,6 +63,9 @@ class Surrogate(nn.Module):
 
     def grad(self, u: Tensor) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def heaviside(self, u: Tensor) -> Tensor:
+        return ((u >= 0) if self.spike_test == "greater_equal" else (u > 0)).to(u.dtype)
 
     def forward(self, u: Tensor) -> Tensor:
         """Spike of ``u = h − θ``: Heaviside forward, :meth:`grad` backward."""
@@ -138,6 +145,7 @@ class ASGL(Surrogate):
     """
 
     name = "asgl"
+    spike_test = "greater_equal"
 
     def __init__(self, alpha: float = 1.0, noise_rate: float = 0.1) -> None:
         super().__init__(alpha)
@@ -155,7 +163,7 @@ class ASGL(Surrogate):
 
         def fire(u: Tensor) -> Tensor:
             r = (u + a / 2).clamp(0, a)
-            return r + (((u > 0).to(u.dtype) - r) * mask).detach()
+            return r + ((self.heaviside(u) - r) * mask).detach()
 
         return fire
 

@@ -29,7 +29,7 @@ CASES = {
     "lif-hard": ["neuron.decay=0.9"],
     "lif-soft": ["neuron.decay=0.9", 'neuron.reset="soft"'],
     "lif-none": ["neuron.decay=0.8", 'neuron.reset="none"', "neuron.threshold=0.3"],
-    "lif-vreset-bn": ["neuron.decay=0.9", "neuron.v_reset=-0.2", 'model.norm="bn"'],
+    "lif-vreset-bn": ["neuron.decay=0.9", "neuron.v_rest=-0.2", 'model.norm="bn"'],
     "if": ['model.neuron="if"'],
     "plif": ['model.neuron="plif"', "neuron.init_decay=0.8"],
     "rlif-recurrent": ['model.neuron="rlif"', "neuron.decay=0.9", "model.recurrent=[true, false]"],
@@ -98,9 +98,11 @@ def test_model_onnx_has_one_nsb_node_per_layer_and_dynamic_time(tmp_path):
     assert [n.op_type for n in nodes] == ["RLIF", "LIF"]
     for node in nodes:
         attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
-        assert attrs["plugin_namespace"] == b"nsb" and attrs["plugin_version"] == b"1"
-        assert attrs["reset_mode"] == b"hard" and abs(attrs["decay"] - 0.9) < 1e-7
-    assert {f.name for f in model.functions} == {"RLIF", "LIF"}
+        assert attrs["plugin_namespace"] == b"nsb" and attrs["plugin_version"] == b"2"
+        assert attrs["reset_mode"] == b"hard" and attrs["reset_timing"] == b"deferred" and abs(attrs["decay"] - 0.9) < 1e-7
+        assert node.overload == "hard_deferred_greater"  # the function variant its choice attributes select
+    assert {(f.name, f.overload) for f in model.functions} == {("RLIF", "hard_deferred_greater"),
+                                                               ("LIF", "hard_deferred_greater")}
     assert model.ir_version <= 10 and {o.domain: o.version for o in model.opset_import}[""] == 20
     std = onnx.load(str(bundle / "model.std.onnx"))
     assert not any(n.domain == DOMAIN for n in std.graph.node) and not std.functions

@@ -12,14 +12,14 @@ from torch import nn
 from nsb.errors import NsbError
 from nsb.metrics import (MetricError, connection_sparsity, footprint, layer_ops, measure, parameter_count)
 from nsb.models import SpikingClassifier
-from nsb.neurons import LIF
-from nsb.neurons.adlif import ZeroDiagonalRecurrent
+from nsb.neurons import build_neuron
+from nsb.neurons.synapses import ZeroDiagonalRecurrent
 from nsb.norm import build_norm
 
 
 def spiking(hidden=(3,), recurrent=(False,), n_in=2, n_out=2, **lif) -> SpikingClassifier:
     def make_neuron(size, rec):
-        return LIF(size, recurrent=rec, **lif)
+        return build_neuron("lif", size, recurrent=rec, **lif)
     return SpikingClassifier(n_in, hidden, n_out, make_neuron, lambda n, i: build_norm("none", n, time_steps=1),
                              recurrent)
 
@@ -179,7 +179,7 @@ def test_membrane_updates_continue_a_stream_without_counting_a_restart():
     model = spiking(decay=1.0, threshold=10.0, reset="none")
     set_(model.layers[0].synapse, [[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]])
     x = torch.tensor([[[1.0, 0.0]], [[1.0, 0.0]]])
-    state = [(torch.zeros(1, 3),)]
+    state = [(torch.zeros(1, 3), torch.zeros(1, 3))]  # (v, s)
     fresh = measure(model, [(x, None)], ["membrane_updates"])
     cont = measure(model, [(x, None)], ["membrane_updates"], forward=lambda m, xb: m(xb, state)[0])
     assert fresh["membrane_updates"] == 3 + 1

@@ -20,7 +20,7 @@ from neurobench.models import SNNTorchModel, TorchModel  # noqa: E402
 
 from nsb.metrics import measure  # noqa: E402
 from nsb.models import SpikingClassifier  # noqa: E402
-from nsb.neurons import LIF, Neuron  # noqa: E402
+from nsb.neurons import Neuron, build_neuron  # noqa: E402
 from nsb.norm import build_norm  # noqa: E402
 
 STATIC = [Footprint, ConnectionSparsity]
@@ -204,7 +204,7 @@ class BatchFirst(nn.Module):
 
 def nsb_model(recurrent: bool, seed: int, **lif) -> SpikingClassifier:
     torch.manual_seed(seed)
-    model = SpikingClassifier(4, [8, 6], 3, lambda n, rec: LIF(n, recurrent=rec, **lif),
+    model = SpikingClassifier(4, [8, 6], 3, lambda n, rec: build_neuron("lif", n, recurrent=rec, **lif),
                               lambda n, i: build_norm("none", n, time_steps=1), [recurrent, False])
     with torch.no_grad():
         model.layers[0].synapse.weight.mul_(3)

@@ -39,7 +39,7 @@ def test_classifier_outputs_per_step_and_state_per_layer():
     model = build_model(cfg, task(inputs=2, steps=100))
     out, state = model(torch.rand(100, 4, 2))
     assert out.shape == (100, 4, 10)
-    assert len(state) == 2 and len(state[0]) == 2 and len(state[1]) == 1  # (v, s) recurrent, (v,) not
+    assert len(state) == 2 and len(state[0]) == 2 and len(state[1]) == 2  # every layer carries (v, s)
 
 
 def test_language_model_ties_weights_and_carries_state():

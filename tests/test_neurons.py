@@ -1,4 +1,5 @@
-"""Neurons: the seed's equations, chunked streams, gradient policies, bad input."""
+"""Neurons: declarations, chunked streams, gradient policies, bad input. (The seed's equations are
+tests/test_seed_equations.py; every backend of every op is tests/test_ops.py and test_kernels_cpu.py.)"""
 
 import math
 
@@ -11,20 +12,20 @@ from nsb.neurons import NEURONS, GradPolicy, build_neuron
 N = 12
 
 
-def make(name, recurrent=False, **kw):
-    if name == "glif":
-        kw.setdefault("time_steps", 64)
-    if name == "rlif":
-        return build_neuron(name, N, **kw)
-    return build_neuron(name, N, recurrent=recurrent, **kw)
-
-
 def drive(T=40, B=3, seed=0, scale=1.0):
     g = torch.Generator().manual_seed(seed)
     return torch.randn(T, B, N, generator=g) * scale
 
 
 CASES = [(n, r) for n in NEURONS for r in (False, True) if not (n == "rlif" and not r)]
+
+
+def make(name, recurrent=False, **kw):  # the registry says which neurons take ``recurrent``
+    if name == "glif":
+        kw.setdefault("time_steps", 64)
+    if NEURONS[name].recurrence == "always":
+        return build_neuron(name, N, **kw)
+    return build_neuron(name, N, recurrent=recurrent, **kw)
 
 
 @pytest.mark.parametrize("name,recurrent", CASES)
@@ -47,46 +48,15 @@ def test_chunked_stream_equals_one_pass(name, recurrent, cuts):
     assert 0.0 < full.mean() < 1.0, "the drive should make some but not all neurons spike"
 
 
+@pytest.mark.parametrize("timing", ["deferred", "immediate"])
 @pytest.mark.parametrize("reset", ["hard", "soft", "none"])
-def test_lif_chunking_each_reset_mode(reset):
-    m = make("lif", decay=0.8, threshold=0.5, reset=reset)
+def test_lif_chunking_each_reset_mode(reset, timing):
+    m = make("lif", decay=0.8, threshold=0.5, v_rest=-0.1, reset=reset, reset_timing=timing)
     x = drive(T=30)
     full, vt = m(x)
     a, st = m(x[:11])
     b, st = m(x[11:], st)
-    assert torch.equal(torch.cat([a, b]), full) and torch.equal(st[0], vt[0])
-
-
-def seed_recurrent_lif(x, decay, threshold, rest, w=None, bias=None):
-    """The seed's Recurrent_LIF, written from reference §1.2: reset applied in the next charge."""
-    v = torch.full_like(x[0], rest)
-    y = torch.zeros_like(x[0])
-    out = []
-    for xt in x:
-        if w is not None:
-            xt = xt + y @ w.T + bias
-        v = decay * v * (1 - y) + rest * y + xt
-        y = (v > threshold).float()
-        out.append(y)
-    return torch.stack(out)
-
-
-@pytest.mark.parametrize("recurrent", [False, True])
-def test_lif_equals_seed_recurrent_lif(recurrent):
-    torch.manual_seed(2)
-    m = make("rlif" if recurrent else "lif", decay=0.5, threshold=0.5)
-    x = drive(T=60, scale=0.6)
-    w = m.recurrent.weight.detach() if recurrent else None
-    b = m.recurrent.bias.detach() if recurrent else None
-    with torch.no_grad():
-        assert torch.equal(m(x)[0], seed_recurrent_lif(x, 0.5, 0.5, 0.0, w, b))
-
-
-def test_if_is_lif_without_leak():
-    x = drive(T=30, scale=0.3)
-    a = make("if", threshold=0.5)(x)[0]
-    b = make("lif", decay=1.0, threshold=0.5)(x)[0]
-    assert torch.equal(a, b) and a.sum() > 0
+    assert torch.equal(torch.cat([a, b]), full) and all(torch.equal(p, q) for p, q in zip(st, vt))
 
 
 def test_spike_is_strict():
@@ -98,8 +68,8 @@ def test_spike_is_strict():
 
 def test_soft_reset_subtracts_threshold():
     m = make("lif", decay=1.0, threshold=1.0, reset="soft")
-    s, (v,) = m(torch.full((1, 1, N), 1.75))
-    assert s.sum() == N and torch.allclose(v, torch.full_like(v, 0.75))
+    s, (v, last) = m(torch.full((2, 1, N), 1.75))  # deferred: θ comes off at the next charge
+    assert s[0].sum() == N and torch.allclose(v, torch.full_like(v, 1.75 + 1.75 - 1.0)) and last.sum() == N
 
 
 def test_plif_learns_its_decay():
@@ -110,89 +80,18 @@ def test_plif_learns_its_decay():
     assert m.w.grad is not None and m.w.grad.abs() > 0
 
 
-def seed_alif(x, tau_m, tau_adp, threshold=0.3, beta=1.8):
-    """The seed's ALIF.mem_update_adp loop (reference §1.2)."""
-    v = torch.zeros_like(x[0])
-    y = torch.zeros_like(x[0])
-    b = 0.01
-    rho, alpha = torch.exp(-1.0 / tau_adp), torch.exp(-1.0 / tau_m)
-    out = []
-    for xt in x:
-        b = rho * b + (1 - rho) * y
-        big_b = threshold + beta * b
-        v = v * alpha + xt - big_b * y
-        y = (v - big_b > 0).float()
-        out.append(y)
-    return torch.stack(out)
-
-
-def test_alif_equals_seed():
-    torch.manual_seed(3)
-    m = make("alif")
-    x = drive(T=80, scale=1.5)
-    with torch.no_grad():
-        s = m(x)[0]
-    assert torch.equal(s, seed_alif(x, m.tau_m.detach(), m.tau_adp.detach()))
-    assert s.sum() > 0
-
-
-def seed_adlif(x, m):
-    """The seed's adLIF._serial_process (BN over T·B first), reference §1.2."""
-    alpha = m.alpha.clamp(*m.alpha_lim)
-    beta = m.beta.clamp(*m.beta_lim)
-    a, b = m.a.clamp(*m.a_lim), m.b.clamp(*m.b_lim)
-    x = torch.nn.functional.batch_norm(x.reshape(-1, N), m.norm.running_mean, m.norm.running_var,
-                                       m.norm.weight, m.norm.bias, False, 0.0, m.norm.eps).reshape(x.shape)
-    v = torch.zeros_like(x[0]); y = torch.zeros_like(x[0]); w = torch.zeros_like(x[0])
-    out = []
-    for xt in x:
-        w = beta * w + a * v + b * y
-        v = alpha * (v - y) + (1 - alpha) * (xt - w)
-        y = (v - m.threshold > 0).float()
-        out.append(y)
-    return torch.stack(out)
-
-
-def test_adlif_equals_seed():
-    torch.manual_seed(4)
-    m = make("adlif").eval()
-    x = drive(T=80, scale=2.0)
-    with torch.no_grad():
-        s = m(x)[0]
-        assert torch.equal(s, seed_adlif(x, m))
-    assert s.sum() > 0
-
-
 def test_adlif_recurrent_has_no_self_connection():
     m = make("adlif", recurrent=True)
     s = torch.zeros(1, N); s[0, 3] = 1
     assert m.recurrent(s)[0, 3] == 0 and m.recurrent(s).abs().sum() > 0
 
 
-def seed_glif(x, m):
-    sg = torch.sigmoid
-    al, be, ga = sg(m.alpha_g), sg(m.beta_g), sg(m.gamma_g)
-    tau, leak, revth, vth = sg(m.tau), sg(m.leak), sg(m.re_vth), sg(m.v_th)
-    u = torch.zeros_like(x[0]); y = torch.zeros_like(x[0]); out = []
-    for t, xt in enumerate(x):
-        current = xt * (1 - be * (1 - sg(m.conductance[t])))
-        u = (1 - al * (1 - tau)) * u * (1 - ga * y) - (1 - al) * leak + current - (1 - ga) * revth * y
-        y = (u - vth > 0).float()
-        out.append(y)
-    return torch.stack(out)
-
-
-def test_glif_equals_seed_and_initial_values():
+def test_glif_initial_values_are_the_seeds():
     m = make("glif", threshold=0.3)
     sg = torch.sigmoid
     for p, want in [(m.alpha_g, 0.65), (m.beta_g, 0.35), (m.gamma_g, 0.65), (m.tau, 0.25), (m.leak, 0.0625),
                     (m.v_th, 0.3), (m.conductance, 0.5)]:
         torch.testing.assert_close(sg(p), torch.full_like(p, want))
-    x = drive(T=50)
-    with torch.no_grad():
-        s = m(x)[0]
-        assert torch.equal(s, seed_glif(x, m))
-    assert s.sum() > 0
 
 
 def test_glif_refuses_more_steps_than_built_for():
@@ -261,7 +160,7 @@ def test_wrong_shapes_are_explained():
         m(torch.zeros(5, N))
     with pytest.raises(NsbError, match="has 12 neurons but the input has 7"):
         m(torch.zeros(5, 2, 7))
-    with pytest.raises(NsbError, match="state must be"):
+    with pytest.raises(NsbError, match=r"state must be 2 tensors \['v', 's'\]"):
         m(torch.zeros(5, 2, N), (torch.zeros(3, N),))
 
 
@@ -270,10 +169,39 @@ def test_unknown_neuron_and_parameter():
         build_neuron("alfi", 4)
     with pytest.raises(ConfigError, match="did you mean 'threshold'"):
         build_neuron("lif", 4, treshold=0.5)
-    with pytest.raises(ConfigError, match="reset mode"):
+    with pytest.raises(ConfigError, match="did you mean 'v_rest'"):
+        build_neuron("lif", 4, v_reset=0.1)  # op set 1's name
+    with pytest.raises(ConfigError, match="reset' must be one of hard, soft, none"):
         build_neuron("lif", 4, reset="sideways")
-    with pytest.raises(ConfigError, match="needs time_steps"):
+    with pytest.raises(ConfigError, match="needs the option 'time_steps'"):
         build_neuron("glif", 4)
+
+
+@pytest.mark.parametrize("name,options,message", [
+    ("lif", {"decay": 1.5}, r"'neuron.decay' must be a finite number in \[0, 1\], got 1.5"),
+    ("lif", {"decay": "fast"}, "'neuron.decay' must be a number, got 'fast'"),
+    ("lif", {"threshold": float("nan")}, "'neuron.threshold' must be a finite number"),
+    ("plif", {"init_decay": 1.0}, r"'neuron.init_decay' must be a finite number in \(0, 1\)"),
+    ("glif", {"time_steps": 0}, "'neuron.time_steps' must be a whole number >= 1"),
+    ("glif", {"time_steps": 8, "threshold": 1.2}, r"in \(0, 1\)"),
+    ("alif", {"tau_m": [20.0]}, "'neuron.tau_m' must be a list of 2 numbers"),
+    ("adlif", {"input_norm": "yes"}, "'neuron.input_norm' must be true or false"),
+    ("rlif", {"recurrent": False}, "neuron 'rlif' is always recurrent"),
+])
+def test_every_option_is_checked_with_its_range(name, options, message):
+    with pytest.raises(ConfigError, match=message):
+        build_neuron(name, 4, **options)
+
+
+def test_the_registry_is_torch_free_and_complete():
+    """Importing the declarations and the op set needs no torch (the evaluator's machines have none)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, nsb.neurons, nsb.ops.registry, nsb.ops.numpy_kernels, nsb.ops.functions; "
+            "assert 'torch' not in sys.modules; print(sorted(nsb.ops.registry.ops()))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == str(sorted(["LIF", "RLIF", "ALIF", "RALIF", "ADLIF", "RADLIF", "GLIF", "RGLIF"]))
 
 
 @pytest.mark.parametrize("name", list(NEURONS))

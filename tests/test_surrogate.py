@@ -44,10 +44,14 @@ def test_backward_matches_formula(name, alpha):
 
 
 @pytest.mark.parametrize("name", sorted(FORMULAS))
-def test_forward_is_strict_heaviside(name):
+def test_forward_is_the_seeds_heaviside(name):
+    """Strict (u > 0, the seed's LIFAct) for every surrogate but ASGL, whose spike is u ≥ 0 (the seed's
+    EfficientNoisySpike); the surrogate names its test so an exported op carries it."""
     sg = build_surrogate(name, 1.0).eval()
     u = torch.tensor([-1.0, -1e-7, 0.0, 1e-7, 1.0])
-    assert sg(u).tolist() == [0.0, 0.0, 0.0, 1.0, 1.0]
+    at_zero = 1.0 if name == "asgl" else 0.0
+    assert sg(u).tolist() == [0.0, 0.0, at_zero, 1.0, 1.0]
+    assert sg.spike_test == ("greater_equal" if name == "asgl" else "greater")
 
 
 def test_seed_peaks_at_alpha_one():

@@ -1,33 +1,16 @@
-"""The fused neuron kernels from PyTorch (DESIGN §9).
+"""The fused neuron kernels from PyTorch (``docs/kernels.md``).
 
-The CUDA sources live in ``plugins_trt/kernels/`` (installed as ``nsb.kernels.cuda``), shared with the
-TensorRT plugins. :mod:`nsb.kernels.cpu` builds their kernel bodies for the CPU so tests can hold
-them to the PyTorch reference anywhere; :mod:`nsb.kernels.nvrtc` compiles them at run time for the
-GPU; :mod:`nsb.kernels.lif` is the autograd function the LIF layers call on CUDA tensors.
+The C++/CUDA sources are the hand-written bodies in ``plugins_trt/kernels/`` (shipped as the package
+data ``nsb.plugins_trt``) and the op code generated from the neuron declarations
+(:mod:`nsb.ops.cpp`); :mod:`nsb.kernels.sources` assembles them. :mod:`nsb.kernels.cpu` builds them
+for the CPU so tests can hold them to the PyTorch reference anywhere; :mod:`nsb.kernels.nvrtc`
+compiles them at run time for the GPU; :mod:`nsb.kernels.fused` is the autograd function a layer
+calls on CUDA tensors, with :mod:`nsb.kernels.abi` describing the kernels' argument structs.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
-SURROGATE_IDS = {"rectangle": 0, "triangle": 1, "sigmoid": 2, "multigauss": 3, "atan": 4, "fast_sigmoid": 5}
-RESET_IDS = {"hard": 0, "soft": 1, "none": 2}
-SEGMENT = 16  # kSegment in neuron_kernels.cuh: steps between membrane checkpoints
-
-
-def source_dir() -> Path:
-    """``plugins_trt/kernels`` in a checkout, or its installed copy ``nsb/kernels/cuda``."""
-    from importlib.resources import files
-
-    from nsb.errors import NsbError
-
-    candidates = [Path(__file__).resolve().parents[2] / "plugins_trt" / "kernels"]
-    try:
-        candidates.append(Path(str(files("nsb.kernels.cuda"))))
-    except ModuleNotFoundError:
-        pass
-    for folder in candidates:
-        if (folder / "neuron_kernels.cuh").is_file():
-            return folder
-    raise NsbError("the nsb kernel sources (plugins_trt/kernels) are missing from this installation; "
-                   "reinstall nsb from a complete checkout")
+#: surrogate ids of nsb_math.cuh's ``surrogate_grad``, by nsb/surrogate.py's registry names
+SURROGATE_IDS = {"rectangle": 0, "triangle": 1, "sigmoid": 2, "multigauss": 3, "atan": 4, "fast_sigmoid": 5,
+                 "superspike": 5}
+SEGMENT = 16  # kSegment in neuron_kernels.cuh: steps between state checkpoints

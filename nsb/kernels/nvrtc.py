@@ -12,15 +12,16 @@ import ctypes.util
 import glob
 import hashlib
 import os
+import posixpath
+import re
 import sys
 from functools import lru_cache
 
 from nsb.errors import NsbError
-from nsb.kernels import source_dir
-from nsb.kernels.cpu import cache_dir
+from nsb.kernels.sources import cache_dir, digest, tree
 
-HEADERS = ("nsb_math.cuh", "lif.cuh", "adaptive.cuh", "storage.cuh", "neuron_kernels.cuh")
-SOURCE = "training_kernels.cu"
+SOURCE = "kernels/training_kernels.cu"
+_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
 
 
 def _site_dirs() -> list[str]:
@@ -82,22 +83,44 @@ def _check(status: int, what: str, program=None) -> None:
     raise NsbError(f"NVRTC {what} failed: {message}{(': ' + log[:300]) if log else ''}")
 
 
+def headers(files: dict[str, bytes], main: str) -> dict[str, bytes]:
+    """Every header ``main`` reaches, by the exact name each ``#include "…"`` uses (NVRTC matches
+    include names literally; the headers' guards make a file seen under two names harmless)."""
+    found: dict[str, bytes] = {}
+    todo = [main]
+    seen = set()
+    while todo:
+        path = todo.pop()
+        if path in seen:
+            continue
+        seen.add(path)
+        for name in _INCLUDE.findall(files[path].decode()):
+            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), name))
+            if resolved not in files:
+                continue  # a system header (cuda_fp16.h): NVRTC's include paths find it
+            if name in found and found[name] != files[resolved]:
+                raise NsbError(f"two kernel headers are both included as '{name}'; this is a bug in nsb")
+            found[name] = files[resolved]
+            todo.append(resolved)
+    return found
+
+
 def compile_kernels(arch: int, *, half: bool | None = None) -> bytes:
-    """A cubin of ``training_kernels.cu`` for ``sm_<arch>`` (e.g. 90), cached on disk."""
-    src = source_dir()
+    """A cubin of ``training_kernels.cu`` with every registered op, for ``sm_<arch>``, cached on disk."""
+    files = tree()
     includes = _include_dirs()
     half = bool(includes) if half is None else half
-    texts = {name: (src / name).read_bytes() for name in (*HEADERS, SOURCE)}
-    key = hashlib.sha256(b"".join(texts.values()) + f"{arch}{nvrtc_version()}{half}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{digest(files)}{arch}{nvrtc_version()}{half}".encode()).hexdigest()[:16]
     cached = cache_dir() / f"nsb_kernels_sm{arch}_{key}.cubin"
     if cached.exists():
         return cached.read_bytes()
+    found = headers(files, SOURCE)
     lib = nvrtc()
     program = ctypes.c_void_p()
-    names = (ctypes.c_char_p * len(HEADERS))(*(h.encode() for h in HEADERS))
-    bodies = (ctypes.c_char_p * len(HEADERS))(*(texts[h] for h in HEADERS))
-    _check(lib.nvrtcCreateProgram(ctypes.byref(program), texts[SOURCE], SOURCE.encode(), len(HEADERS), bodies, names),
-           "create")
+    names = (ctypes.c_char_p * len(found))(*(h.encode() for h in found))
+    bodies = (ctypes.c_char_p * len(found))(*found.values())
+    _check(lib.nvrtcCreateProgram(ctypes.byref(program), files[SOURCE], b"training_kernels.cu", len(found), bodies,
+                                  names), "create")
     options = [f"--gpu-architecture=sm_{arch}", "--std=c++17", "--fmad=false", "-default-device"]
     options += [f"--include-path={d}" for d in includes]
     if not half:
@@ -117,11 +140,6 @@ def compile_kernels(arch: int, *, half: bool | None = None) -> bytes:
     tmp.write_bytes(data)
     os.replace(tmp, cached)
     return data
-
-
-class LifParams(ctypes.Structure):
-    _fields_ = [("decay", ctypes.c_float), ("input_gain", ctypes.c_float), ("v_threshold", ctypes.c_float),
-                ("v_reset", ctypes.c_float), ("reset_mode", ctypes.c_int)]
 
 
 class Module:
@@ -148,6 +166,7 @@ class Module:
 
     def launch(self, name: str, grid: int, block: int, stream: int, *args: ctypes._SimpleCData | ctypes.Structure,
                shared: int = 0) -> None:
+        """Launch kernel ``name``; each argument is passed by value (structs included), as the kernel declares it."""
         params = (ctypes.c_void_p * len(args))(*(ctypes.cast(ctypes.pointer(a), ctypes.c_void_p) for a in args))
         self._check(self.cuda.cuLaunchKernel(self.function(name), grid, 1, 1, block, 1, 1, shared,
                                              ctypes.c_void_p(stream), params, None), f"launch {name}")
@@ -161,8 +180,15 @@ def _driver() -> ctypes.CDLL:
         raise NsbError("the CUDA driver (libcuda.so.1) is not available; the fused kernels need an NVIDIA GPU") from None
 
 
-@lru_cache(maxsize=None)
 def module_for(device_index: int) -> Module:
+    """The kernels of the registered ops, loaded on a device (recompiled when a neuron is registered)."""
+    from nsb.neurons import generation
+
+    return _module(device_index, generation())
+
+
+@lru_cache(maxsize=None)
+def _module(device_index: int, registry_generation: int) -> Module:
     import torch
 
     major, minor = torch.cuda.get_device_capability(device_index)

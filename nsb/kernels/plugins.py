@@ -1,8 +1,10 @@
 """Build ``libnsb_trt_plugins.so`` and its harness with CMake (``nsb plugins build``), and run the harness.
 
-Only TensorRT's headers are needed (``NvInferRuntime.h``): pass their folder, or a TensorRT install,
-with ``--tensorrt`` or ``TensorRT_ROOT``/``TENSORRT_INCLUDE_DIR``. Missing tools or headers are named
-with how to get them.
+The build compiles a fresh source tree (:mod:`nsb.kernels.sources`: the shipped files with the op
+code generated for the registered neurons) written into ``<out>/src``, so the library holds exactly
+the ops this nsb knows. Only TensorRT's headers are needed (``NvInferRuntime.h``): pass their folder,
+or a TensorRT install, with ``--tensorrt`` or ``TensorRT_ROOT``/``TENSORRT_INCLUDE_DIR``. Missing
+tools or headers are named with how to get them.
 """
 
 from __future__ import annotations
@@ -15,11 +17,14 @@ from pathlib import Path
 from nsb.errors import NsbError
 
 
-def plugin_source_dir() -> Path:
-    folder = Path(__file__).resolve().parents[2] / "plugins_trt"
-    if not (folder / "CMakeLists.txt").is_file():
-        raise NsbError("plugins_trt/ is not part of this installation; build the plugins from a checkout of nsb")
-    return folder
+def write_sources(out: Path) -> Path:
+    """The plugin sources for the registered ops, written into ``out/src`` (stale files removed)."""
+    from nsb.kernels.sources import write_tree
+
+    src = Path(out) / "src"
+    if src.exists():
+        shutil.rmtree(src)
+    return write_tree(src)
 
 
 def find_headers(tensorrt: Path | None = None) -> Path:
@@ -40,7 +45,7 @@ def build(tensorrt: Path | None = None, out: Path = Path("build/trt"), archs: tu
             raise NsbError(f"{tool} not found; {hint}")
     headers = find_headers(tensorrt)
     arch_list = ";".join(str(a) for a in archs)
-    configure = ["cmake", "-S", str(plugin_source_dir()), "-B", str(out), f"-DTENSORRT_INCLUDE_DIR={headers}",
+    configure = ["cmake", "-S", str(write_sources(out)), "-B", str(out), f"-DTENSORRT_INCLUDE_DIR={headers}",
                  f"-DCMAKE_CUDA_ARCHITECTURES={arch_list}"]
     for cmd in (configure, ["cmake", "--build", str(out), "-j", str(jobs)]):
         done = subprocess.run(cmd, capture_output=True, text=True)

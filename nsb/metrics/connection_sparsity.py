@@ -16,13 +16,12 @@ from torch import Tensor, nn
 
 from nsb.metrics.errors import MetricError
 from nsb.metrics.layers import CELLS, RECURRENT, connection_layers
-from nsb.neurons.adlif import ZeroDiagonalRecurrent
+from nsb.neurons.synapses import ZeroDiagonalRecurrent
 
 
 def weight_matrices(layer: nn.Module) -> list[Tensor]:
     if isinstance(layer, ZeroDiagonalRecurrent):
-        eye = torch.eye(layer.weight.shape[0], dtype=torch.bool, device=layer.weight.device)
-        return [layer.weight.masked_fill(eye, 0.0)]
+        return [layer.effective_weight()]
     if isinstance(layer, CELLS + RECURRENT):
         return [p for name, p in layer.named_parameters(recurse=False) if name.startswith("weight_")]
     return [layer.weight]

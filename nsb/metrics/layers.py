@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from torch import nn
 
 from nsb.neurons import Neuron
-from nsb.neurons.adlif import ZeroDiagonalRecurrent
+from nsb.neurons.synapses import ZeroDiagonalRecurrent
 
 STATELESS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 CELLS = (nn.RNNCell, nn.LSTMCell, nn.GRUCell)

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from nsb.metrics.errors import MetricError
 from nsb.metrics.layers import CELLS, RECURRENT, STATELESS
-from nsb.neurons.adlif import ZeroDiagonalRecurrent
+from nsb.neurons.synapses import ZeroDiagonalRecurrent
 
 Ops = tuple[float, float, bool]  # effective, dense, spiking
 

@@ -65,21 +65,23 @@ class Recorder:
         return hook
 
     def _patch_neuron(self, name: str, neuron: Neuron) -> None:
-        # the membrane lives inside the neuron's time loop, so the per-step ``step`` is wrapped
+        # the membrane lives inside the neuron's time loop, so the per-step ``step`` is wrapped; the
+        # membrane is the op's first state
         original = neuron.step
+        membrane = neuron.state_names[0]
         call = {"fresh": True, "first": True}
 
         def pre(module: nn.Module, args: tuple, kwargs: dict) -> None:
             state = args[1] if len(args) > 1 else kwargs.get("state")
             call["fresh"], call["first"] = state is None, True
 
-        def step(x: Tensor, state: tuple, fire: object) -> tuple:
-            s, new = original(x, state, fire)
+        def step(x: Tensor, state: dict, params: dict, prims: object) -> tuple:
+            s, new = original(x, state, params, prims)
             if call["first"] and call["fresh"]:
                 # as NeuroBench: a neuron (re)started from its initial state counts as updated at step 0
-                self.updates[name] += new[0].numel()
+                self.updates[name] += new[membrane].numel()
             else:
-                self.updates[name] += int(torch.count_nonzero(new[0] - state[0]))
+                self.updates[name] += int(torch.count_nonzero(new[membrane] - state[membrane]))
             call["first"] = False
             return s, new
 

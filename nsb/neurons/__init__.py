@@ -1,53 +1,99 @@
-"""Spiking neurons, one file each; the registry maps a config's ``model.neuron`` to a class.
+"""The neuron registry: what a config's ``model.neuron`` names.
 
-A new neuron is one file (a step function holding its math, a :class:`Neuron` subclass) plus one
-line below.
+Each neuron is one file here holding its declaration (:mod:`nsb.neurons.declare`): the op's step,
+attributes and states, and the layer's options, learned tensors and folds. Adding a neuron is that
+file plus its line in ``NEURON_FILES`` (``docs/adding_a_neuron.md``); everything else — the PyTorch
+layer, the fused kernels, the ONNX op and its Scan body, the numpy and TorchScript kernels, the
+TensorRT plugin and the tests' parametrisation — is generated from the declaration.
+
+Importing this package does not import torch (the evaluator reads the op declarations on machines
+without it); the PyTorch layer :class:`nsb.neurons.module.Neuron` loads on first use.
 """
 
 from __future__ import annotations
 
-import inspect
+import importlib
 from typing import Any
 
-from nsb.errors import ConfigError, closest, unknown
-from nsb.neurons.adlif import AdLIF
-from nsb.neurons.alif import ALIF
-from nsb.neurons.base import FULL_BPTT, GradPolicy, Neuron, State
-from nsb.neurons.glif import GLIF
-from nsb.neurons.if_neuron import IF
-from nsb.neurons.lif import LIF
-from nsb.neurons.plif import PLIF
-from nsb.neurons.rlif import RLIF
+from nsb.errors import ConfigError, unknown
+from nsb.neurons.declare import Neuron as Declaration
 
-NEURONS: dict[str, type[Neuron]] = {
-    "lif": LIF,
-    "if": IF,
-    "rlif": RLIF,
-    "plif": PLIF,
-    "alif": ALIF,
-    "adlif": AdLIF,
-    "glif": GLIF,
-}
+#: one line per neuron file: the module holding its NEURON declaration
+NEURON_FILES = (
+    "lif",
+    "if_neuron",
+    "rlif",
+    "plif",
+    "alif",
+    "adlif",
+    "glif",
+)
 
-__all__ = ["FULL_BPTT", "GradPolicy", "NEURONS", "Neuron", "State", "build_neuron", "neuron_parameters"]
+NEURONS: dict[str, Declaration] = {}
+_GENERATION = [0]
+
+#: options every neuron takes besides its own (the layer's, not the model's)
+COMMON_OPTIONS = ("surrogate", "alpha", "recurrent", "backend")
 
 
-def neuron_parameters(name: str) -> dict[str, inspect.Parameter]:
-    """The keyword arguments a neuron accepts (its config keys), ``size`` excluded."""
+def register(declaration: Declaration) -> Declaration:
+    """Add a neuron (also an out-of-tree one) to the registry; its op joins the op set."""
+    if declaration.name in NEURONS and NEURONS[declaration.name] is not declaration:
+        raise ValueError(f"a neuron named '{declaration.name}' is registered already")
+    NEURONS[declaration.name] = declaration
+    _changed()
+    return declaration
+
+
+def unregister(name: str) -> None:
+    """Remove a neuron added with :func:`register` (tests add a toy neuron and take it away again)."""
+    NEURONS.pop(name, None)
+    _changed()
+
+
+def generation() -> int:
+    """Counts registry changes, so derived tables (the op set, generated sources) know to rebuild."""
+    return _GENERATION[0]
+
+
+def _changed() -> None:
+    _GENERATION[0] += 1
+
+
+for _file in NEURON_FILES:
+    register(importlib.import_module(f"nsb.neurons.{_file}").NEURON)
+
+
+def declaration(name: str) -> Declaration:
     if name not in NEURONS:
         raise ConfigError(unknown("neuron", name, NEURONS))
-    params = inspect.signature(NEURONS[name].__init__).parameters
-    return {k: p for k, p in params.items() if k not in ("self", "size")}
+    return NEURONS[name]
 
 
-def build_neuron(name: str, size: int, **kwargs: Any) -> Neuron:
-    """Build a registered neuron, refusing unknown keyword arguments with a suggestion."""
-    accepted = neuron_parameters(name)
-    for key in kwargs:
-        if key not in accepted:
-            raise ConfigError(f"neuron '{name}' has no parameter '{key}'{closest(key, accepted)}; "
-                              f"it accepts: {', '.join(accepted)}")
-    missing = [k for k, p in accepted.items() if p.default is inspect.Parameter.empty and k not in kwargs]
-    if missing:
-        raise ConfigError(f"neuron '{name}' needs {', '.join(missing)}")
-    return NEURONS[name](size, **kwargs)
+def neuron_parameters(name: str) -> dict[str, Any]:
+    """The options a neuron accepts (its ``[neuron]`` config keys) with their specs, common ones last."""
+    decl = declaration(name)
+    options: dict[str, Any] = dict(decl.options)
+    for key in COMMON_OPTIONS:
+        if key == "recurrent" and decl.recurrence != "optional":
+            continue
+        options[key] = None
+    return options
+
+
+def build_neuron(name: str, size: int, **kwargs: Any):
+    """A PyTorch layer of ``size`` neurons of the registered neuron ``name``."""
+    from nsb.neurons.module import Neuron
+
+    return Neuron(declaration(name), size, **kwargs)
+
+
+def __getattr__(attr: str) -> Any:
+    # the PyTorch side, imported on first use so that importing the registry needs no torch
+    if attr in ("Neuron", "GradPolicy", "FULL_BPTT", "State"):
+        return getattr(importlib.import_module("nsb.neurons.module"), attr)
+    raise AttributeError(f"module 'nsb.neurons' has no attribute '{attr}'")
+
+
+__all__ = ["COMMON_OPTIONS", "NEURONS", "NEURON_FILES", "build_neuron", "declaration", "neuron_parameters", "register",
+           "unregister"]

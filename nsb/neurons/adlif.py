@@ -8,101 +8,64 @@ Per neuron, all four parameters learned and clamped to their ranges at every use
     s[t] = H(v[t] − θ)
 
 α ∈ [e^(−1/5), e^(−1/25)], β ∈ [e^(−1/30), e^(−1/120)], a ∈ [−1, 1], b ∈ [0, 2], each initialised
-uniformly over its range (``init_zero`` sets a = b = 0). State ``(v, w)``; s[t−1] = H(v[t−1] − θ) is
-recomputed. The recurrent synapse is the seed's: an orthogonally initialised N×N matrix with its
-diagonal held at zero, applied as ``s @ W`` without bias. The input BN makes a chunked stream equal
-to one pass only in eval mode (running statistics); ``input_norm=False`` drops it.
+uniformly over its range (``init_zero`` sets a = b = 0); v[0] = V_rest (0), w[0] = 0, s[0] = 0. The recurrent synapse is the seed's: an
+orthogonally initialised N×N matrix with its diagonal held at zero, applied as ``s @ W`` without
+bias. The input BN makes a chunked stream equal to one pass only in eval mode (running
+statistics); ``input_norm = false`` drops it. The exporter writes the BN as standard ops.
 """
 
 from __future__ import annotations
 
 import math
 
-import torch
-from torch import Tensor, nn
-
-from nsb.errors import NsbError
-from nsb.neurons.base import ExportOp, Neuron, State
-from nsb.surrogate import Fire
+from nsb.neurons.declare import Bool, Float, Floats, Learned, Neuron, Op
 
 
-def adlif_step(x: Tensor, v: Tensor, w: Tensor, *, alpha: Tensor, beta: Tensor, a: Tensor, b: Tensor,
-               threshold: float, fire: Fire, detach_reset: bool = False) -> tuple[Tensor, Tensor, Tensor]:
-    """One adLIF step; returns ``(s[t], v[t], w[t])``."""
-    s_prev = fire(v - threshold)
-    sr = s_prev.detach() if detach_reset else s_prev
-    w = beta * w + a * v + b * sr
-    v = alpha * (v - sr) + (1 - alpha) * (x - w)
-    return fire(v - threshold), v, w
+def adlif_step(f, x, state, p):
+    s_prev = f.reset(state.s)
+    w = p.BETA * state.w + p.A * state.v + p.B * s_prev
+    v = p.ALPHA * (state.v - s_prev) + (1 - p.ALPHA) * (x - w)
+    return f.fire(v - p.v_threshold), {"v": v, "w": w}
 
 
-class ZeroDiagonalRecurrent(nn.Module):
-    """``s @ W`` with W orthogonal at init and its diagonal forced to zero (no self-connection)."""
-
-    def __init__(self, size: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(size, size))
-        nn.init.orthogonal_(self.weight)
-
-    def forward(self, s: Tensor) -> Tensor:
-        eye = torch.eye(self.weight.shape[0], dtype=torch.bool, device=self.weight.device)
-        return s @ self.weight.masked_fill(eye, 0.0)
+OP = Op(
+    "ADLIF", adlif_step,
+    attributes={"v_threshold": Float(0.3, doc="θ")},
+    inputs=("ALPHA", "BETA", "A", "B"),
+    states=("v", "w"),
+    doc="adLIF with clamped per-neuron α, β, a, b; the input BN is exported as standard ops",
+)
 
 
-class AdLIF(Neuron):
-    state_names = ("v", "w")
+def _decays(taus):
+    return math.exp(-1 / taus[0]), math.exp(-1 / taus[1])
 
-    def __init__(self, size: int, *, threshold: float = 0.3, input_norm: bool = True, init_zero: bool = False,
-                 alpha_tau: tuple[float, float] = (5.0, 25.0), beta_tau: tuple[float, float] = (30.0, 120.0),
-                 a_range: tuple[float, float] = (-1.0, 1.0), b_range: tuple[float, float] = (0.0, 2.0),
-                 surrogate: str = "rectangle", alpha: float = 1.0, recurrent: bool = False,
-                 backend: str = "auto") -> None:
-        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent, backend=backend)
-        self.threshold = float(threshold)
-        self.alpha_lim = (math.exp(-1 / alpha_tau[0]), math.exp(-1 / alpha_tau[1]))
-        self.beta_lim = (math.exp(-1 / beta_tau[0]), math.exp(-1 / beta_tau[1]))
-        self.a_lim = tuple(a_range)
-        self.b_lim = tuple(b_range)
-        self.alpha = nn.Parameter(torch.empty(size).uniform_(*self.alpha_lim))
-        self.beta = nn.Parameter(torch.empty(size).uniform_(*self.beta_lim))
-        self.a = nn.Parameter(torch.zeros(size) if init_zero else torch.empty(size).uniform_(*self.a_lim))
-        self.b = nn.Parameter(torch.zeros(size) if init_zero else torch.empty(size).uniform_(*self.b_lim))
-        self.norm = nn.BatchNorm1d(size, momentum=0.05) if input_norm else None
 
-    def build_recurrent(self) -> nn.Module:
-        return ZeroDiagonalRecurrent(self.size)
-
-    @property
-    def trace_decay(self) -> Tensor:
-        return self.alpha.clamp(*self.alpha_lim).detach()
-
-    def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
-        from nsb.kernels.adaptive import FusedADLIF
-
-        v0, w0 = self.initial_state(x[0]) if state is None else state
-        s, v, w = FusedADLIF.apply(x, self.alpha.clamp(*self.alpha_lim), self.beta.clamp(*self.beta_lim),
-                                   self.a.clamp(*self.a_lim), self.b.clamp(*self.b_lim), v0, w0, self.threshold,
-                                   self.surrogate.name, float(self.surrogate.alpha), self.policy.detach_reset)
-        return s, (v.to(x.dtype), w.to(x.dtype))
-
-    @torch.no_grad()
-    def export_op(self) -> ExportOp:
-        """The op after the input BN, which the exporter writes as standard ops (``self.norm``)."""
-        if self.recurrent is not None:
-            raise NsbError("recurrent adLIF layers have no nsb ONNX op yet; export a feed-forward adLIF model")
-        return ExportOp("ADLIF", {"v_threshold": self.threshold},
-                        (self.alpha.clamp(*self.alpha_lim), self.beta.clamp(*self.beta_lim),
-                         self.a.clamp(*self.a_lim), self.b.clamp(*self.b_lim)))
-
-    def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        if self.norm is not None:
-            self.check_input(x)
-            x = self.norm(x.reshape(-1, x.shape[-1])).reshape(x.shape)
-        return super().forward(x, state)
-
-    def step(self, x: Tensor, state: State, fire: Fire) -> tuple[Tensor, State]:
-        s, v, w = adlif_step(x, state[0], state[1], alpha=self.alpha.clamp(*self.alpha_lim),
-                             beta=self.beta.clamp(*self.beta_lim), a=self.a.clamp(*self.a_lim),
-                             b=self.b.clamp(*self.b_lim), threshold=self.threshold, fire=fire,
-                             detach_reset=self.policy.detach_reset)
-        return s, (v, w)
+NEURON = Neuron(
+    "adlif", OP, __doc__,
+    options={
+        "threshold": Float(0.3),
+        "v_rest": Float(0.0, doc="the membrane at t = 0 (the seed's rest)"),
+        "input_norm": Bool(True, "BN over the T·B samples of the input, as the seed"),
+        "init_zero": Bool(False, "start a and b at 0"),
+        "alpha_tau": Floats((5.0, 25.0), "time constants bounding α = exp(−1/τ)"),
+        "beta_tau": Floats((30.0, 120.0), "time constants bounding β = exp(−1/τ)"),
+        "a_range": Floats((-1.0, 1.0)),
+        "b_range": Floats((0.0, 2.0)),
+    },
+    learned={
+        "alpha": Learned("neuron", lambda g, o: g.uniform(*_decays(o.alpha_tau))),
+        "beta": Learned("neuron", lambda g, o: g.uniform(*_decays(o.beta_tau))),
+        "a": Learned("neuron", lambda g, o: g.zeros() if o.init_zero else g.uniform(*o.a_range)),
+        "b": Learned("neuron", lambda g, o: g.zeros() if o.init_zero else g.uniform(*o.b_range)),
+    },
+    fold={"v_threshold": "threshold",
+          "ALPHA": lambda f, w, o: f.clamp(w.alpha, *_decays(o.alpha_tau)),
+          "BETA": lambda f, w, o: f.clamp(w.beta, *_decays(o.beta_tau)),
+          "A": lambda f, w, o: f.clamp(w.a, *o.a_range),
+          "B": lambda f, w, o: f.clamp(w.b, *o.b_range)},
+    initial={"v": "v_rest"},
+    trace_decay=lambda f, w, o: f.clamp(w.alpha, *_decays(o.alpha_tau)),
+    recurrent_synapse="zero_diagonal",
+    input_norm="input_norm",
+)

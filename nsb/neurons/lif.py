@@ -1,126 +1,83 @@
-"""Leaky integrate-and-fire, the family every deployable nsb op shares (DESIGN §4).
+"""Leaky integrate-and-fire: the seed's ``LIF``/``Recurrent_LIF`` (its neuron for every main result)
+and, by ``reset_timing``, its ``RLIF`` class (the learning-rule and normalisation experiments).
 
-Per element, with v the membrane after reset::
+``reset_timing = "deferred"`` (the default): the reset is applied in the next step's charge, with the
+rest value undecayed; ``v`` is the membrane the spike is taken from::
 
-    h[t] = decay · v[t−1] + input_gain · x[t]                     charge
-    s[t] = H(h[t] − threshold)                                     fire (strict: h > θ)
-    v[t] = h[t]·(1 − s[t]) + s[t]·v_reset      reset "hard"
-           h[t] − s[t]·threshold               reset "soft"
-           h[t]                                reset "none"
+    hard:  v[t] = λ·v[t−1]·(1 − s[t−1]) + V_rest·s[t−1] + g·x[t]
+    soft:  v[t] = λ·v[t−1] + (V_rest − θ)·s[t−1] + g·x[t]
+    none:  v[t] = λ·v[t−1] + g·x[t]
+    s[t] = H(v[t] − θ)
 
-Defaults are the seed's constructor defaults (decay 0.2, threshold 0.3, v_reset 0, hard reset).
-The seed applies the hard reset in the next step's charge, ``v[t] = λ·v[t−1]·(1 − s[t−1]) +
-V_rest·s[t−1] + x[t]``: with V_rest = 0, as in every experiment of the seed, the spikes are the
-same. Its soft reset subtracts θ undecayed at the next step (ours subtracts it before the decay);
-see ``docs/neurons.md``.
+``reset_timing = "immediate"``: the reset follows the spike, so the rest value decays with the next
+charge; ``v`` is the membrane after the reset::
+
+    h[t] = λ·v[t−1] + g·x[t];   s[t] = H(h[t] − θ)
+    hard:  v[t] = h[t] − h[t]·s[t] + V_rest·s[t]        soft: v[t] = h[t] − θ·s[t]        none: v[t] = h[t]
+
+Both start from ``v[0] = V_rest`` and ``s[0] = 0`` (a constant: no surrogate path through a rebuilt
+first spike). With V_rest = 0 and the hard reset the two timings give the same spikes; with the
+soft reset and λ < 1, or V_rest ≠ 0, they do not. ``g`` (``input_gain``, 1 in the seed) scales the
+input current. Defaults are the seed's constructor defaults: λ 0.2, θ 0.3, V_rest 0, hard.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from nsb.neurons.declare import Choice, Float, Neuron, Op
 
-from torch import Tensor
-
-from nsb.errors import ConfigError
-import torch
-
-from nsb.neurons.base import ExportOp, Neuron, State
-from nsb.surrogate import Fire
-
-ResetMode = Literal["hard", "soft", "none"]
-Backend = Literal["auto", "torch", "cuda"]
-RESET_MODES = ("hard", "soft", "none")
+RESETS = ("hard", "soft", "none")
+TIMINGS = ("deferred", "immediate")
 
 
-def lif_step(x: Tensor, v: Tensor, *, decay: Tensor | float, input_gain: Tensor | float, threshold: Tensor | float,
-             v_reset: float, reset: str, fire: Fire, detach_reset: bool = False) -> tuple[Tensor, Tensor]:
-    """One LIF step; returns ``(s[t], v[t])``. The single home of this math in PyTorch."""
-    h = decay * v + input_gain * x
-    s = fire(h - threshold)
-    sr = s.detach() if detach_reset else s
-    if reset == "hard":
-        v = h * (1 - sr) + sr * v_reset
-    elif reset == "soft":
-        v = h - sr * threshold
+def lif_step(f, x, state, p):
+    charge = p.input_gain * x
+    if p.reset_timing == "deferred":
+        s_prev = f.reset(state.s)
+        if p.reset_mode == "hard":
+            v = p.decay * state.v * (1 - s_prev) + p.v_rest * s_prev + charge
+        elif p.reset_mode == "soft":
+            v = p.decay * state.v + (p.v_rest - p.v_threshold) * s_prev + charge
+        else:
+            v = p.decay * state.v + charge
+        return f.fire(v - p.v_threshold), {"v": v}
+    h = p.decay * state.v + charge
+    s = f.fire(h - p.v_threshold)
+    s_reset = f.reset(s)
+    if p.reset_mode == "hard":
+        v = h - h * s_reset + p.v_rest * s_reset
+    elif p.reset_mode == "soft":
+        v = h - p.v_threshold * s_reset
     else:
         v = h
-    return s, v
+    return s, {"v": v}
 
 
-def check_reset(reset: str) -> str:
-    if reset not in RESET_MODES:
-        raise ConfigError(f"unknown reset mode '{reset}'; choose one of: {', '.join(RESET_MODES)}")
-    return reset
+OP = Op(
+    "LIF", lif_step,
+    attributes={
+        "decay": Float(0.2, 0.0, 1.0, doc="λ, the membrane's leak per step"),
+        "input_gain": Float(1.0, doc="g, the input current's scale"),
+        "v_threshold": Float(0.3, doc="θ"),
+        "v_rest": Float(0.0, doc="V_rest: the reset value and the initial membrane"),
+        "reset_mode": Choice("hard", RESETS),
+        "reset_timing": Choice("deferred", TIMINGS, "deferred: the seed's LIF/Recurrent_LIF; immediate: its RLIF"),
+    },
+    states=("v",),
+    doc="leaky integrate-and-fire (LIF, IF, PLIF); reset deferred to the next charge or immediate",
+)
 
-
-class LIF(Neuron):
-    """Leaky integrate-and-fire; state ``(v,)`` (plus ``s`` when recurrent)."""
-
-    state_names = ("v",)
-
-    def __init__(self, size: int, *, decay: float = 0.2, threshold: float = 0.3, v_reset: float = 0.0,
-                 reset: ResetMode = "hard", input_gain: float = 1.0, surrogate: str = "rectangle",
-                 alpha: float = 1.0, recurrent: bool = False, backend: Backend = "auto") -> None:
-        super().__init__(size, surrogate=surrogate, alpha=alpha, recurrent=recurrent, backend=backend)
-        if not 0.0 <= decay <= 1.0:
-            raise ConfigError(f"LIF decay must be in [0, 1], got {decay}")
-        self.decay = float(decay)
-        self.threshold = float(threshold)
-        self.v_reset = float(v_reset)
-        self.reset = check_reset(reset)
-        self.input_gain = float(input_gain)
-
-    @property
-    def leak(self) -> Tensor | float:
-        return self.decay
-
-    @property
-    def trace_decay(self) -> Tensor | float:
-        leak = self.leak
-        return leak.detach() if isinstance(leak, Tensor) else leak
-
-    fused_recurrence = True
-
-    def fused_unsupported(self, x: Tensor) -> str | None:
-        if self.recurrent is not None and isinstance(self.leak, Tensor):
-            return "a learned decay (PLIF) with recurrence"
-        if self.recurrent is not None and x.dim() != 3:
-            return "a recurrent layer's input must be [T, B, N]"
-        return super().fused_unsupported(x)
-
-    def forward_fused(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
-        from nsb.kernels.lif import FusedRLIF, fused_lif
-
-        if self.recurrent is not None:
-            v0, s0 = (torch.zeros_like(x[0]), torch.zeros_like(x[0])) if state is None else state
-            attrs = {"decay": float(self.leak), "input_gain": self.input_gain, "v_threshold": self.threshold,
-                     "v_reset": self.v_reset, "reset_mode": self.reset}
-            s, v, s_last = FusedRLIF.apply(x, self.recurrent.weight, self.recurrent.bias, v0, s0, None, attrs,
-                                           self.surrogate.name, float(self.surrogate.alpha), self.policy.detach_reset)
-            return s, (v.to(x.dtype), s_last.to(x.dtype))
-        v0 = torch.zeros_like(x[0]) if state is None else state[0]
-        leak = self.leak
-        learned = leak if isinstance(leak, Tensor) else None
-        attrs = {"decay": float(leak), "input_gain": self.input_gain, "v_threshold": self.threshold,
-                 "v_reset": self.v_reset, "reset_mode": self.reset}
-        s, v = fused_lif(x, v0, attrs, self.surrogate.name, float(self.surrogate.alpha), self.policy.detach_reset,
-                         decay=learned)
-        return s, (v.to(x.dtype),)
-
-    def step(self, x: Tensor, state: State, fire: Fire) -> tuple[Tensor, State]:
-        s, v = lif_step(x, state[0], decay=self.leak, input_gain=self.input_gain, threshold=self.threshold,
-                        v_reset=self.v_reset, reset=self.reset, fire=fire, detach_reset=self.policy.detach_reset)
-        return s, (v,)
-
-    @torch.no_grad()
-    def export_op(self) -> ExportOp:
-        attrs: dict[str, float | str] = {"decay": float(self.leak), "input_gain": self.input_gain,
-                                         "v_threshold": self.threshold, "v_reset": self.v_reset,
-                                         "reset_mode": self.reset}
-        if self.recurrent is None:
-            return ExportOp("LIF", attrs)
-        return ExportOp("RLIF", attrs, (self.recurrent.weight.detach().clone(), self.recurrent.bias.detach().clone()))
-
-    def extra_repr(self) -> str:
-        return (f"{super().extra_repr()}, decay={self.decay}, threshold={self.threshold}, "
-                f"v_reset={self.v_reset}, reset={self.reset}, input_gain={self.input_gain}")
+NEURON = Neuron(
+    "lif", OP, __doc__,
+    options={
+        "decay": Float(0.2, 0.0, 1.0, doc="λ"),
+        "threshold": Float(0.3, doc="θ"),
+        "v_rest": Float(0.0, doc="V_rest: the reset value and the initial membrane"),
+        "reset": Choice("hard", RESETS),
+        "reset_timing": Choice("deferred", TIMINGS),
+        "input_gain": Float(1.0),
+    },
+    fold={"decay": "decay", "input_gain": "input_gain", "v_threshold": "threshold", "v_rest": "v_rest",
+          "reset_mode": "reset", "reset_timing": "reset_timing"},
+    initial={"v": "v_rest"},
+    trace_decay="decay",
+)

@@ -1,166 +1,147 @@
-"""Model-local ONNX functions: each ``nsb`` op's math as a standard ``Scan`` over time.
+"""Model-local ONNX functions: each ``nsb`` op's step, generated from its trace, as a standard ``Scan``.
 
-``model.onnx`` carries one function per op it uses, so onnxruntime and ``onnx.reference`` run the
-custom-op file with no plugin, and ``onnx.inliner`` turns it into ``model.std.onnx`` (standard ops
-only). The body repeats the neuron's step with the same float32 operations in the same order as
-:mod:`nsb.ops.numpy_kernels` and the PyTorch neuron, so all three agree bit for bit. TensorRT ≤ 10.6
-expands such a function instead of calling the plugin, so its build step strips them first.
+``model.onnx`` carries one function per op and variant it uses (an ONNX function *overload* per
+combination of the choice attributes, e.g. ``LIF`` overload ``hard_deferred_greater``), so
+onnxruntime runs the custom-op file with no plugin, and ``onnx.inliner`` turns it into
+``model.std.onnx`` (standard ops only). What the choice attributes decide is resolved here, when
+the body is generated: no string tensor and no run-time mode switch reaches a runtime.
+
+The Scan body is self-contained: the attributes, the per-neuron inputs and ``W_rec``/``B_rec`` enter
+it as loop-carried values passed through unchanged, never as outer-scope references (TensorRT's
+parser refuses those). The body computes the traced nodes in their order with one float operation
+each, as the numpy kernels and the PyTorch neuron do, so all agree bit for bit.
 """
 
 from __future__ import annotations
 
 from onnx import AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, ValueInfoProto, helper
 
-from nsb.ops.schema import DOMAIN, OPS, ROUTING_ATTRIBUTES
+from nsb.neurons.declare import STEP_STATE, Op, state_input, state_output
+from nsb.ops.schema import DOMAIN, ROUTING_ATTRIBUTES
+from nsb.ops.trace import Node, Step, variants
 
 OPSET = 20
+_ONNX_OPS = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "neg": "Neg"}
 
 
-class _Body:
-    """Collects the nodes of one graph and hands out fresh value names."""
+def overload(step: Step) -> str:
+    """The function overload of a traced variant, e.g. ``hard_deferred_greater``."""
+    return "_".join(step.variant[k] for k in step.op.choice_attributes)
+
+
+class _Graph:
+    """Nodes of one graph with fresh value and node names."""
 
     def __init__(self, prefix: str) -> None:
         self.nodes: list[NodeProto] = []
         self.prefix = prefix
         self.count = 0
 
-    def op(self, op_type: str, *inputs: str, **attrs) -> str:
+    def op(self, op_type: str, *inputs: str, out: str | None = None, **attrs) -> str:
         self.count += 1
-        out = f"{self.prefix}{op_type.lower()}{self.count}"
-        self.nodes.append(helper.make_node(op_type, list(inputs), [out], **attrs))
+        name = f"{self.prefix}{op_type.lower()}{self.count}"
+        out = out or name
+        self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=name, **attrs))
         return out
 
-    def attr_scalar(self, name: str, like: str) -> str:
-        """A float attribute of the function as a scalar of ``like``'s dtype."""
-        node = helper.make_node("Constant", [], [f"{self.prefix}{name}_attr"])
+    def attribute(self, name: str, like: str) -> str:
+        """The function's float attribute ``name`` as a scalar of ``like``'s type."""
+        self.count += 1
+        node = helper.make_node("Constant", [], [f"{self.prefix}{name}_attr"], name=f"{self.prefix}attr{self.count}")
         node.attribute.append(AttributeProto(name="value_float", ref_attr_name=name, type=AttributeProto.FLOAT))
         self.nodes.append(node)
         return self.op("CastLike", node.output[0], like)
 
-    def fire(self, u: str, zero: str) -> str:
-        """The spike H(u) as a value of u's type (u = membrane − threshold)."""
-        return self.op("CastLike", self.op("Greater", u, zero), u)
-
     def constant(self, value: float, like: str) -> str:
-        c = self.op("Constant", value_float=float(value))
-        return self.op("CastLike", c, like)
+        return self.op("CastLike", self.op("Constant", value_float=float(value)), like)
 
 
 def _untyped(name: str) -> ValueInfoProto:
-    # onnxruntime rejects UNDEFINED element types in a Scan body; a value info without a type is legal
+    # a function is generic in its element type; a value info without a type is legal in a body
     return ValueInfoProto(name=name)
 
 
-def _scan(outer: _Body, body: _Body, states: list[str], x: str, body_states: list[str], x_t: str,
-          new_states: list[str], s_t: str, outputs: list[str]) -> None:
-    body.nodes.append(helper.make_node("Identity", [s_t], ["s_out"]))
-    graph: GraphProto = helper.make_graph(body.nodes, "step", [_untyped(n) for n in (*body_states, x_t)],
-                                          [_untyped(n) for n in (*new_states, "s_out")])
-    final = [f"{o}_final" for o in outputs[1:]]
-    outer.nodes.append(helper.make_node("Scan", [*states, x], [*final, outputs[0]], body=graph,
-                                        num_scan_inputs=1))
-    for f, o in zip(final, outputs[1:]):
-        outer.nodes.append(helper.make_node("Identity", [f], [o]))
-
-
-def _lif_function(name: str) -> FunctionProto:
-    spec = OPS[name]
-    outer = _Body("")
-    decay, gain, theta, v_reset = (outer.attr_scalar(a, "X") for a in ("decay", "input_gain", "v_threshold", "v_reset"))
-    mode = helper.make_node("Constant", [], ["reset_mode_attr"])
-    mode.attribute.append(AttributeProto(name="value_string", ref_attr_name="reset_mode", type=AttributeProto.STRING))
-    outer.nodes.append(mode)
-    is_hard = outer.op("Equal", "reset_mode_attr", outer.op("Constant", value_string="hard"))
-    is_soft = outer.op("Equal", "reset_mode_attr", outer.op("Constant", value_string="soft"))
-    one = outer.constant(1.0, "X")
-
-    b = _Body("b_")
-    recurrent = name == "RLIF"
+def _body(step: Step, carried: list[str]) -> GraphProto:
+    """The Scan body of one step: inputs (states, carried constants, x_t, step rows); outputs
+    (new states, the constants passed through, the spike). A recurrent op carries ``w_rec_t`` and
+    ``b_rec`` too and computes ``x_t + s_prev·W_recᵀ + B_rec`` (as ``nn.Linear`` does) first."""
+    op = step.op
+    g = _Graph("b_")
     x_t = "x_t"
-    if recurrent:
-        # x[t] + (s[t−1]·W_recᵀ + b_rec), as nn.Linear computes it
-        rec = b.op("Add", b.op("MatMul", "s_prev", b.op("Transpose", "W_rec", perm=[1, 0])), "B_rec")
-        x_t = b.op("Add", "x_t", rec)
-    h = b.op("Add", b.op("Mul", decay, "v_prev"), b.op("Mul", gain, x_t))
-    s = b.op("Cast", b.op("Greater", b.op("Sub", h, theta), b.op("CastLike", b.constant(0.0, h), h)), to=1)
-    s = b.op("CastLike", s, h)
-    hard = b.op("Add", b.op("Mul", h, b.op("Sub", one, s)), b.op("Mul", s, v_reset))
-    soft = b.op("Sub", h, b.op("Mul", s, theta))
-    v_new = b.op("Where", is_hard, hard, b.op("Where", is_soft, soft, h))
-    body_states, new_states = ["v_prev"], [v_new]
-    if recurrent:
-        body_states.append("s_prev")
-        new_states.append(b.op("Identity", s))
-    _scan(outer, b, list(spec.states), "X", body_states, "x_t", new_states, s, list(spec.outputs))
-    return helper.make_function(DOMAIN, name, list(spec.inputs), list(spec.outputs), outer.nodes,
-                                [helper.make_opsetid("", OPSET)], [*spec.attributes, *ROUTING_ATTRIBUTES])
+    if op.recurrent:
+        x_t = g.op("Add", "x_t", g.op("Add", g.op("MatMul", "s_prev", "w_rec_t"), "b_rec"))
+    values: dict[int, str] = {}
+    for node in step.nodes:
+        values[node.id] = _value(g, node, values, step, x_t)
+    states_in = [f"{s}_prev" for s in op.element_states]
+    outs = [g.op("Identity", values[step.new_states[s].id], out=f"{s}_next") for s in op.element_states]
+    outs += [g.op("Identity", c, out=f"{c}_kept") for c in carried]
+    spike = g.op("Identity", values[step.spike.id], out="s_out")
+    scanned = ["x_t", *(f"{n}_t" for n in op.step_inputs)]
+    return helper.make_graph(g.nodes, "step", [_untyped(n) for n in (*states_in, *carried, *scanned)],
+                             [_untyped(n) for n in (*outs, spike)])
 
 
-def _alif_function() -> FunctionProto:
-    spec = OPS["ALIF"]
-    outer = _Body("")
-    theta, beta = outer.attr_scalar("v_threshold", "X"), outer.attr_scalar("beta", "X")
-    one = outer.constant(1.0, "X")
-    zero = outer.constant(0.0, "X")
-    b = _Body("b_")
-
-    s_prev = b.fire(b.op("Sub", "v_prev", b.op("Add", theta, b.op("Mul", beta, "b_prev"))), zero)
-    b_new = b.op("Add", b.op("Mul", "RHO", "b_prev"), b.op("Mul", b.op("Sub", one, "RHO"), s_prev))
-    big_b = b.op("Add", theta, b.op("Mul", beta, b_new))
-    v_new = b.op("Sub", b.op("Add", b.op("Mul", "ALPHA", "v_prev"), "x_t"), b.op("Mul", big_b, s_prev))
-    s = b.fire(b.op("Sub", v_new, big_b), zero)
-    _scan(outer, b, list(spec.states), "X", ["v_prev", "b_prev"], "x_t", [v_new, b_new], s, list(spec.outputs))
-    return helper.make_function(DOMAIN, "ALIF", list(spec.inputs), list(spec.outputs), outer.nodes,
-                                [helper.make_opsetid("", OPSET)], [*spec.attributes, *ROUTING_ATTRIBUTES])
-
-
-def _adlif_function() -> FunctionProto:
-    spec = OPS["ADLIF"]
-    outer = _Body("")
-    theta = outer.attr_scalar("v_threshold", "X")
-    one = outer.constant(1.0, "X")
-    zero = outer.constant(0.0, "X")
-    b = _Body("b_")
-
-    s_prev = b.fire(b.op("Sub", "v_prev", theta), zero)
-    w_new = b.op("Add", b.op("Add", b.op("Mul", "BETA", "w_prev"), b.op("Mul", "A", "v_prev")), b.op("Mul", "B", s_prev))
-    v_new = b.op("Add", b.op("Mul", "ALPHA", b.op("Sub", "v_prev", s_prev)),
-                 b.op("Mul", b.op("Sub", one, "ALPHA"), b.op("Sub", "x_t", w_new)))
-    s = b.fire(b.op("Sub", v_new, theta), zero)
-    _scan(outer, b, list(spec.states), "X", ["v_prev", "w_prev"], "x_t", [v_new, w_new], s, list(spec.outputs))
-    return helper.make_function(DOMAIN, "ADLIF", list(spec.inputs), list(spec.outputs), outer.nodes,
-                                [helper.make_opsetid("", OPSET)], [*spec.attributes, *ROUTING_ATTRIBUTES])
+def _value(g: _Graph, node: Node, values: dict[int, str], step: Step, x_t: str) -> str:
+    if node.kind == "x":
+        return x_t
+    if node.kind == "state":
+        return f"{node.name}_prev"
+    if node.kind in ("input", "attr"):
+        return f"c_{node.name}"
+    if node.kind == "step_input":
+        return f"{node.name}_t"
+    if node.kind == "const":
+        return g.constant(node.value, "x_t")
+    args = [values[a.id] for a in node.args]
+    if node.kind == "reset":
+        return args[0]
+    if node.kind == "fire":
+        test = "GreaterOrEqual" if step.fire_test == "greater_equal" else "Greater"
+        return g.op("CastLike", g.op(test, args[0], g.constant(0.0, args[0])), args[0])
+    return g.op(_ONNX_OPS[node.kind], *args)
 
 
-def _glif_function() -> FunctionProto:
-    spec = OPS["GLIF"]
-    outer = _Body("")
-    one = outer.constant(1.0, "X")
-    zero = outer.constant(0.0, "X")
-    # the conductance rows of this chunk: C[T0 : T0 + T]
-    start = outer.op("Reshape", outer.op("Cast", "T0", to=7), outer.op("Constant", value_ints=[1]))
-    steps = outer.op("Shape", "X", start=0, end=1)
-    c_rows = outer.op("Slice", "C", start, outer.op("Add", start, steps), outer.op("Constant", value_ints=[0]))
-    b = _Body("b_")
+def op_function(op: Op, step: Step) -> FunctionProto:
+    """The function of one variant of ``op``: a Scan over time of the traced step."""
+    outer = _Graph("")
+    carried_in: list[str] = []
+    body_names: list[str] = []
+    for name in op.float_attributes:
+        carried_in.append(outer.attribute(name, "X"))
+        body_names.append(f"c_{name}")
+    for name in op.inputs:
+        carried_in.append(name)
+        body_names.append(f"c_{name}")
+    scanned_inputs = ["X"]
+    if op.step_inputs:  # this chunk's rows: C[T0 : T0 + T]
+        start = outer.op("Reshape", outer.op("Cast", state_input(STEP_STATE), to=7), outer.op("Constant", value_ints=[1]))
+        stop = outer.op("Add", start, outer.op("Shape", "X", start=0, end=1))
+        axis = outer.op("Constant", value_ints=[0])
+        scanned_inputs += [outer.op("Slice", n, start, stop, axis) for n in op.step_inputs]
+    if op.recurrent:
+        carried_in += [outer.op("Transpose", "W_rec", perm=[1, 0]), "B_rec"]
+        body_names += ["w_rec_t", "b_rec"]
+    body = _body(step, body_names)
+    states = [state_input(s) for s in op.element_states]
+    finals = [f"{s}_final" for s in op.element_states]
+    kept = [f"{c}_unused" for c in carried_in]
+    outer.nodes.append(helper.make_node("Scan", [*states, *carried_in, *scanned_inputs], [*finals, *kept, "S"],
+                                        name="scan", body=body, num_scan_inputs=len(scanned_inputs)))
+    for final, s in zip(finals, op.element_states):
+        outer.op("Identity", final, out=state_output(s))
+    if op.step_inputs:
+        steps = outer.op("Squeeze", outer.op("Shape", "X", start=0, end=1), outer.op("Constant", value_ints=[0]))
+        outer.op("Add", state_input(STEP_STATE), outer.op("CastLike", steps, state_input(STEP_STATE)),
+                 out=state_output(STEP_STATE))
+    return helper.make_function(DOMAIN, op.name, list(op.onnx_inputs), list(op.onnx_outputs), outer.nodes,
+                                [helper.make_opsetid("", OPSET)], [*op.all_attributes, *ROUTING_ATTRIBUTES],
+                                overload=overload(step))
 
-    s_prev = b.fire(b.op("Sub", "u_prev", "V_TH"), zero)
-    current = b.op("Mul", "x_t", b.op("Sub", one, b.op("Mul", "BETA_G", b.op("Sub", one, "c_t"))))
-    decay = b.op("Sub", one, b.op("Mul", "ALPHA_G", b.op("Sub", one, "TAU")))
-    kept = b.op("Mul", b.op("Mul", decay, "u_prev"), b.op("Sub", one, b.op("Mul", "GAMMA_G", s_prev)))
-    u_new = b.op("Sub", b.op("Add", b.op("Sub", kept, b.op("Mul", b.op("Sub", one, "ALPHA_G"), "LEAK")), current),
-                 b.op("Mul", b.op("Mul", b.op("Sub", one, "GAMMA_G"), "RE_VTH"), s_prev))
-    s = b.fire(b.op("Sub", u_new, "V_TH"), zero)
-    b.nodes.append(helper.make_node("Identity", [s], ["s_out"]))
-    graph = helper.make_graph(b.nodes, "step", [_untyped(n) for n in ("u_prev", "x_t", "c_t")],
-                              [_untyped(n) for n in (u_new, "s_out")])
-    outer.nodes.append(helper.make_node("Scan", ["U0", "X", c_rows], ["UT", "S"], body=graph, num_scan_inputs=2))
-    outer.nodes.append(helper.make_node("Add", ["T0", outer.op("CastLike", steps_scalar(outer, steps), "T0")], ["TT"]))
-    return helper.make_function(DOMAIN, "GLIF", list(spec.inputs), list(spec.outputs), outer.nodes,
-                                [helper.make_opsetid("", OPSET)], [*ROUTING_ATTRIBUTES])
 
-
-def steps_scalar(outer: _Body, steps: str) -> str:
-    return outer.op("Squeeze", steps, outer.op("Constant", value_ints=[0]))
+def functions_for(op: Op, overloads: set[str] | None = None) -> list[FunctionProto]:
+    """The functions of ``op``'s variants (all, or those named in ``overloads``)."""
+    return [op_function(op, step) for step in variants(op) if overloads is None or overload(step) in overloads]
 
 
 def strip_functions(model: ModelProto) -> ModelProto:
@@ -172,9 +153,3 @@ def strip_functions(model: ModelProto) -> ModelProto:
     del out.functions[:]
     out.functions.extend(kept)
     return out
-
-
-def op_function(name: str) -> FunctionProto:
-    if name in ("LIF", "RLIF"):
-        return _lif_function(name)
-    return {"ALIF": _alif_function, "ADLIF": _adlif_function, "GLIF": _glif_function}[name]()

@@ -2,7 +2,8 @@
 // dlopen + getCreators + setLoggerFinder, creator identity and fields, plugin creation from fields,
 // output shapes through this file's own IExprBuilder, formats and types, serialization round trips,
 // refusal of bad fields and shapes, and (with --gpu, on a CUDA device) enqueue against a host
-// reference built from the same step headers, which CI tests against PyTorch.
+// reference: the same kernel bodies (neuron_kernels.cuh) run here on the CPU, which CI tests against
+// PyTorch. The cases (harness/cases.inc) and the op list are generated from the op declarations.
 //
 //   nsb_trt_harness path/to/libnsb_trt_plugins.so [--gpu]
 // Prints one "ok ..." line per check; exits 1 on the first failure.
@@ -22,6 +23,8 @@
 #include <vector>
 
 #include "../kernels/neuron_kernels.cuh"
+#include "../ops/all.cuh"
+#include "../plugins/common/neuron_plugin.h"
 
 using namespace nvinfer1;
 
@@ -97,7 +100,7 @@ struct Builder : IExprBuilder {
     ~Builder() noexcept override = default;
 };
 
-// --- per-op test cases ---
+// --- per-op test cases (generated: harness/cases.inc) ---
 using Shape = std::vector<int64_t>;
 
 struct Field {
@@ -132,22 +135,13 @@ struct Fields {
 Field flt(char const* name, float v) { return Field{name, PluginFieldType::kFLOAT32, {v}, ""}; }
 Field str(char const* name, char const* v) { return Field{name, PluginFieldType::kCHAR, {}, v}; }
 
-std::vector<Field> lifFields(char const* reset) {
-    return {flt("decay", 0.8f), flt("input_gain", 0.9f), flt("v_threshold", 0.5f), flt("v_reset", -0.1f),
-            str("reset_mode", reset)};
-}
-
 constexpr int64_t T = 20, B = 3, N = 16;
 
 std::vector<Case> cases() {
-    Shape x{T, B, N}, st{B, N}, vec{N};
-    return {
-        {"LIF", lifFields("hard"), {x, st}, {x, st}},
-        {"RLIF", lifFields("soft"), {x, {N, N}, vec, st, st}, {x, st, st}},
-        {"ALIF", {flt("v_threshold", 0.3f), flt("beta", 1.8f)}, {x, vec, vec, st, st}, {x, st, st}},
-        {"ADLIF", {flt("v_threshold", 0.1f)}, {x, vec, vec, vec, vec, st, st}, {x, st, st}},
-        {"GLIF", {}, {x, vec, vec, vec, vec, vec, vec, vec, {T + 5, N}, st, {}}, {x, st, {}}},
-    };
+    Shape const x{T, B, N}, st{B, N}, vec{N}, rows{T + 5, N}, mat{N, N}, scalar{};
+    return
+#include "cases.inc"
+        ;
 }
 
 DimsExprs exprs(Builder& b, Shape const& s) {
@@ -175,15 +169,16 @@ std::vector<PluginTensorDesc> descs(std::vector<Shape> const& shapes, DataType f
     return out;
 }
 
-std::map<std::string, std::vector<float>> readFields(PluginFieldCollection const* fc, std::string* reset) {
+std::map<std::string, std::vector<float>> readFields(PluginFieldCollection const* fc,
+                                                     std::map<std::string, std::string>* texts) {
     std::map<std::string, std::vector<float>> out;
     for (int32_t i = 0; i < fc->nbFields; ++i) {
         PluginField const& f = fc->fields[i];
         if (f.type == PluginFieldType::kFLOAT32) {
             auto const* v = static_cast<float const*>(f.data);
             out[f.name] = std::vector<float>(v, v + f.length);
-        } else if (f.type == PluginFieldType::kCHAR && reset != nullptr) {
-            *reset = std::string(static_cast<char const*>(f.data));
+        } else if (f.type == PluginFieldType::kCHAR && texts != nullptr) {
+            (*texts)[f.name] = std::string(static_cast<char const*>(f.data));
         }
     }
     return out;
@@ -195,64 +190,84 @@ int64_t volumeOf(Shape const& s) {
     return v;
 }
 
-// Host reference for a case, from the same step headers (kernel bodies), and the GPU run.
+// The op's attributes from a case's fields, as the plugin parses them (absent ones: defaults).
+template <class Op>
+nsb::Attributes attributesOf(Case const& c) {
+    nsb::Attributes a{};
+    int f = 0, e = 0;
+    for (int k = 0; k < Op::kAttributes; ++k) {
+        nsb::AttributeSpec const& spec = Op::kAttributeSpecs[k];
+        Field const* given = nullptr;
+        for (Field const& field : c.fields)
+            if (field.name == spec.name) given = &field;
+        if (spec.is_choice) {
+            int index = spec.default_choice;
+            for (int i = 0; given != nullptr && i < spec.choice_count; ++i)
+                if (given->text == spec.choices[i]) index = i;
+            a.e[e++] = index;
+        } else {
+            a.f[f++] = given != nullptr ? given->floats[0] : spec.default_value;
+        }
+    }
+    return a;
+}
+
+// The host reference of a case: the kernel bodies, here on the CPU.
+template <class Op>
+void hostReference(Case const& c, std::vector<std::vector<float>> const& host, std::vector<std::vector<float>>& want) {
+    using L = nsb::trt::Layout<Op>;
+    nsb::KernelArgs a{};
+    for (int k = 0; k < Op::kInputs; ++k) a.inputs[k] = host[L::kFirstInput + k].data();
+    for (int k = 0; k < Op::kRows; ++k) a.rows[k] = host[L::kFirstRow + k].data();
+    a.row_count = Op::kRows > 0 ? static_cast<int>(c.inputs[L::kFirstRow][0]) : 0;
+    for (int k = 0; k < Op::kStates; ++k) {
+        a.state_in[k] = host[L::kFirstState + k].data();
+        a.state_out[k] = want[1 + k].data();
+    }
+    if (Op::kRows > 0) {
+        a.t0 = host[L::kStepIndex].data();
+        a.t_out = want[1 + Op::kStates].data();
+    }
+    a.attrs = attributesOf<Op>(c);
+    long const n = B * N;
+    if (Op::kRecurrent) {
+        nsb::RecurrentArgs r{};
+        r.w_rec = host[L::kWeights].data();
+        r.b_rec = host[L::kWeights + 1].data();
+        std::vector<float> shared(2 * N);
+        for (int b = 0; b < B; ++b)
+            nsb::recurrent_forward_sample<Op, float>(b, 0, 1, shared.data(), host[0].data(), want[0].data(), a, r,
+                                                     static_cast<int>(T), static_cast<int>(B), static_cast<int>(N));
+    } else {
+        for (long i = 0; i < n; ++i) nsb::forward_thread<Op, float>(i, host[0].data(), want[0].data(), a, T, n, N);
+    }
+}
+
+#define NSB_HOST_REFERENCE(Struct, name) \
+    if (c.op == Struct::kName) return hostReference<Struct>(c, host, want);
+
+void reference(Case const& c, std::vector<std::vector<float>> const& host, std::vector<std::vector<float>>& want) {
+    NSB_FOR_EACH_OP(NSB_HOST_REFERENCE)
+    check(false, "a host reference for " + c.op);
+}
+
+// Random inputs for a case, the host reference and the plugin's enqueue on the GPU.
 void gpuCheck(Case const& c, IPluginV3* plugin, std::mt19937& rng) {
     std::uniform_real_distribution<float> uni(-0.15f, 0.75f), pos(0.05f, 0.95f);
     std::vector<std::vector<float>> host(c.inputs.size());
     for (size_t k = 0; k < c.inputs.size(); ++k) {
         host[k].resize(static_cast<size_t>(volumeOf(c.inputs[k])));
-        for (float& v : host[k]) v = k == 0 ? uni(rng) : pos(rng) * (c.op == "RLIF" && k == 1 ? 0.2f : 1.0f);
+        bool const matrix = c.inputs[k].size() == 2 && c.inputs[k][0] == N;
+        for (float& v : host[k]) v = k == 0 ? uni(rng) : pos(rng) * (matrix ? 0.2f : 1.0f);
     }
-    if (c.op == "GLIF") host.back()[0] = 3.0f;              // start at step 3 of C
-    if (c.op == "ALIF" || c.op == "ADLIF" || c.op == "GLIF") {  // states start at rest
-        for (size_t k = c.inputs.size() - (c.op == "GLIF" ? 2 : 2); k < c.inputs.size(); ++k)
-            if (!(c.op == "GLIF" && k == c.inputs.size() - 1)) std::fill(host[k].begin(), host[k].end(), 0.0f);
-    }
-    // host reference
-    long const n = B * N;
+    // states start at rest (zeros); a per-step op starts at row 3 of its per-step inputs
+    size_t const states = c.outputs.size() - 1;
+    bool const stepIndex = c.inputs.back().empty();
+    for (size_t k = c.inputs.size() - states; k < c.inputs.size(); ++k) std::fill(host[k].begin(), host[k].end(), 0.0f);
+    if (stepIndex) host.back()[0] = 3.0f;
     std::vector<std::vector<float>> want(c.outputs.size());
-    for (size_t k = 0; k < c.outputs.size(); ++k) want[k].resize(static_cast<size_t>(volumeOf(c.outputs[k])));
-    if (c.op == "LIF") {
-        nsb::LifParams p{0.8f, 0.9f, 0.5f, -0.1f, nsb::kHard};
-        for (long i = 0; i < n; ++i)
-            nsb::lif_forward_thread<float>(i, host[0].data(), host[1].data(), want[0].data(), want[1].data(), nullptr,
-                                           p, T, n);
-    } else if (c.op == "RLIF") {
-        nsb::LifParams p{0.8f, 0.9f, 0.5f, -0.1f, nsb::kSoft};
-        std::vector<float> v(host[3]), s(host[4]);
-        for (int t = 0; t < T; ++t) {
-            std::vector<float> next(n);
-            for (long b = 0; b < B; ++b)
-                for (long j = 0; j < N; ++j) {
-                    float rec = 0.0f;
-                    for (long m = 0; m < N; ++m) rec += s[b * N + m] * host[1][j * N + m];
-                    nsb::LifStep r = nsb::lif_step(host[0][t * n + b * N + j] + (rec + host[2][j]), v[b * N + j], p);
-                    v[b * N + j] = r.v;
-                    next[b * N + j] = r.s;
-                    want[0][t * n + b * N + j] = r.s;
-                }
-            s = next;
-        }
-        want[1] = v;
-        want[2] = s;
-    } else if (c.op == "ALIF") {
-        for (long i = 0; i < n; ++i)
-            nsb::alif_forward_thread<float>(i, host[0].data(), host[1].data(), host[2].data(), host[3].data(),
-                                            host[4].data(), want[0].data(), want[1].data(), want[2].data(), nullptr, nullptr, 0.3f, 1.8f,
-                                            T, n, N);
-    } else if (c.op == "ADLIF") {
-        for (long i = 0; i < n; ++i)
-            nsb::adlif_forward_thread<float>(i, host[0].data(), host[1].data(), host[2].data(), host[3].data(),
-                                             host[4].data(), host[5].data(), host[6].data(), want[0].data(),
-                                             want[1].data(), want[2].data(), nullptr, nullptr, 0.1f, T, n, N);
-    } else if (c.op == "GLIF") {
-        nsb::GlifPointers p;
-        for (int k = 0; k < 7; ++k) p.p[k] = host[1 + k].data();
-        for (long i = 0; i < n; ++i)
-            nsb::glif_forward_thread<float>(i, host[0].data(), p, host[8].data(), static_cast<int>(c.inputs[8][0]),
-                                            host[9].data(), host[10].data(), want[0].data(), want[1].data(),
-                                            want[2].data(), nullptr, T, n, N);
-    }
+    for (size_t k = 0; k < c.outputs.size(); ++k) want[k].resize(static_cast<size_t>(volumeOf(c.outputs[k])) + 1);
+    reference(c, host, want);
     // device run through the plugin's runtime interface
     std::vector<void*> dIn(c.inputs.size()), dOut(c.outputs.size());
     for (size_t k = 0; k < host.size(); ++k) {
@@ -268,18 +283,17 @@ void gpuCheck(Case const& c, IPluginV3* plugin, std::mt19937& rng) {
     check(runtime->enqueue(in.data(), out.data(), cin.data(), dOut.data(), nullptr, nullptr) == 0, c.op + " enqueue");
     check(cudaDeviceSynchronize() == cudaSuccess, c.op + " kernel ran");
     for (size_t k = 0; k < want.size(); ++k) {
-        std::vector<float> got(want[k].size());
-        cudaMemcpy(got.data(), dOut[k], got.size() * sizeof(float), cudaMemcpyDeviceToHost);
+        size_t const count = static_cast<size_t>(volumeOf(c.outputs[k]));
+        std::vector<float> got(count);
+        cudaMemcpy(got.data(), dOut[k], count * sizeof(float), cudaMemcpyDeviceToHost);
         size_t mismatches = 0;
         double maxErr = 0.0;
-        for (size_t i = 0; i < got.size(); ++i) {
+        for (size_t i = 0; i < count; ++i) {
             if (k == 0) mismatches += got[i] != want[k][i];
             else maxErr = std::fmax(maxErr, std::fabs(got[i] - want[k][i]) / (1.0 + std::fabs(want[k][i])));
         }
         if (k == 0) {
-            // RLIF sums the recurrent current in another order on the device: allow rare threshold ties
-            size_t allowed = c.op == "RLIF" ? got.size() / 10000 : 0;
-            check(mismatches <= allowed, c.op + " spikes equal the host reference (" + std::to_string(mismatches) + " differ)");
+            check(mismatches == 0, c.op + " spikes equal the host reference (" + std::to_string(mismatches) + " differ)");
         } else {
             check(maxErr < 1e-5, c.op + " output " + std::to_string(k) + " within 1e-5 of the host reference");
         }
@@ -287,6 +301,9 @@ void gpuCheck(Case const& c, IPluginV3* plugin, std::mt19937& rng) {
     for (void* p : dIn) cudaFree(p);
     for (void* p : dOut) cudaFree(p);
 }
+
+#define NSB_COUNT_OP(Struct, name) +1
+#define NSB_OP_NAME(Struct, name) std::string(Struct::kName),
 
 }  // namespace
 
@@ -308,14 +325,16 @@ int main(int argc, char** argv) {
 
     int32_t count = 0;
     IPluginCreatorInterface* const* creators = getCreators(count);
-    check(count == 5, "five creators (LIF, RLIF, ALIF, ADLIF, GLIF)");
+    std::vector<std::string> const expected{NSB_FOR_EACH_OP(NSB_OP_NAME)};
+    check(count == 0 NSB_FOR_EACH_OP(NSB_COUNT_OP), std::to_string(count) + " creators, one per op of ops/all.cuh");
     std::map<std::string, IPluginCreatorV3One*> byName;
     for (int32_t i = 0; i < count; ++i) {
         InterfaceInfo info = creators[i]->getInterfaceInfo();
         check(std::strcmp(info.kind, "PLUGIN CREATOR_V3ONE") == 0 && info.major == 1, "creator kind is V3One");
         auto* c = static_cast<IPluginCreatorV3One*>(creators[i]);
-        check(std::strcmp(c->getPluginNamespace(), "nsb") == 0 && std::strcmp(c->getPluginVersion(), "1") == 0,
-              std::string(c->getPluginName()) + " namespace nsb, version 1");
+        check(std::strcmp(c->getPluginNamespace(), "nsb") == 0 && std::strcmp(c->getPluginVersion(), "2") == 0,
+              std::string(c->getPluginName()) + " namespace nsb, version 2");
+        check(std::string(c->getPluginName()) == expected[static_cast<size_t>(i)], expected[static_cast<size_t>(i)] + " creator in order");
         byName[c->getPluginName()] = c;
     }
 
@@ -380,17 +399,19 @@ int main(int argc, char** argv) {
                                                 static_cast<int32_t>(c.outputs.size())), c.op + " S must follow X's type");
 
         // serialization: fields written, read back by the creator at runtime, written again identically
-        std::string reset;
-        auto first = readFields(runtime->getFieldsToSerialize(), &reset);
+        std::map<std::string, std::string> texts;
+        auto first = readFields(runtime->getFieldsToSerialize(), &texts);
         IPluginV3* restored = creator->createPlugin("node", runtime->getFieldsToSerialize(), TensorRTPhase::kRUNTIME);
         check(restored != nullptr, c.op + " recreated from its serialized fields");
         auto* restoredRuntime =
             static_cast<IPluginV3OneRuntime*>(restored->getCapabilityInterface(PluginCapabilityType::kRUNTIME));
-        std::string reset2;
-        check(readFields(restoredRuntime->getFieldsToSerialize(), &reset2) == first && reset == reset2,
+        std::map<std::string, std::string> texts2;
+        check(readFields(restoredRuntime->getFieldsToSerialize(), &texts2) == first && texts == texts2,
               c.op + " serialization round trip");
-        for (Field const& f : c.fields)
+        for (Field const& f : c.fields) {
             if (f.type == PluginFieldType::kFLOAT32) check(first[f.name] == f.floats, c.op + " keeps " + f.name);
+            else check(texts[f.name] == f.text, c.op + " keeps " + f.name + " = " + f.text);
+        }
         IPluginV3* attached = runtime->attachToContext(nullptr);
         check(attached != nullptr && attached != plugin, c.op + " attachToContext returns a clone");
         delete attached;

@@ -3,7 +3,8 @@
 // Rounding is explicit (__fmul_rn / __fadd_rn on the device) so that nvcc does not contract
 // a*b + c into one FMA: the PyTorch reference rounds after every operation, and spikes agree with
 // it bit for bit only if the kernels round the same way.
-#pragma once
+#ifndef NSB_NSB_MATH_CUH
+#define NSB_NSB_MATH_CUH  // a guard, not #pragma once: NVRTC sees headers by include name
 
 #if !defined(__CUDACC_RTC__)  // NVRTC has the math functions built in and no math.h
 #include <math.h>
@@ -33,6 +34,14 @@ NSB_HD float add(float a, float b) {
 #endif
 }
 
+NSB_HD float div(float a, float b) {
+#if defined(__CUDA_ARCH__)
+    return __fdiv_rn(a, b);
+#else
+    return a / b;
+#endif
+}
+
 NSB_HD float sub(float a, float b) {
 #if defined(__CUDA_ARCH__)
     return __fsub_rn(a, b);
@@ -49,8 +58,9 @@ NSB_HD float quiet_nan() {
 #endif
 }
 
-// Strict Heaviside: a spike needs the membrane strictly above threshold (the seed's convention).
-NSB_HD float fire(float u) { return u > 0.0f ? 1.0f : 0.0f; }
+// Heaviside: strict, a spike needs the membrane above threshold (the seed's LIFAct), or inclusive,
+// u ≥ 0 (the seed's ASGL spike), as an op node's spike_test says (0: greater, 1: greater_equal).
+NSB_HD float fire(float u, int inclusive) { return (u > 0.0f || (inclusive && u == 0.0f)) ? 1.0f : 0.0f; }
 
 // Surrogate derivatives, ids as in nsb/surrogate.py's registry order; alpha is the one width.
 enum Surrogate : int {
@@ -99,3 +109,5 @@ NSB_HD float surrogate_grad(int id, float alpha, float u) {
 }
 
 }  // namespace nsb
+
+#endif  // NSB_NSB_MATH_CUH

@@ -1,5 +1,6 @@
 // Tensor storage types: fp32, fp16 and bf16 inputs/outputs; membranes always stay fp32 in registers.
-#pragma once
+#ifndef NSB_STORAGE_CUH
+#define NSB_STORAGE_CUH  // a guard, not #pragma once: NVRTC sees headers by include name
 
 #include "nsb_math.cuh"
 
@@ -28,3 +29,5 @@ NSB_HD void store<__nv_bfloat16>(__nv_bfloat16* p, long i, float v) { p[i] = __f
 #endif
 
 }  // namespace nsb
+
+#endif  // NSB_STORAGE_CUH

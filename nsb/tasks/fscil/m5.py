@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 
 from nsb.errors import NsbError
-from nsb.neurons import LIF
+from nsb.neurons import build_neuron
 
 CHANNELS = (256, 256, 512, 512)
 
@@ -69,7 +69,7 @@ class SpikingBlock(nn.Module):
         super().__init__()
         self.conv = nn.Conv1d(n_in, n_out, kernel, stride=stride)
         self.norm = nn.BatchNorm1d(n_out)
-        self.neuron = LIF(n_out, **lif)
+        self.neuron = build_neuron("lif", n_out, **lif)
         self.dropout = nn.Dropout(dropout)
         self.pool = nn.MaxPool1d(2)
 
@@ -90,8 +90,9 @@ class SpikingM5(nn.Module):
         previous = n_input
         for i, c in enumerate(channels):
             kernel, stride = (4, 2) if i == 0 else (3, 1)
+            # the soft reset right after the spike (the seed's RLIF timing), as the measured runs used it
             blocks.append(SpikingBlock(previous, c, kernel, stride, dropout, decay=decay, threshold=threshold,
-                                       reset="soft"))
+                                       reset="soft", reset_timing="immediate"))
             previous = c
         self.features = nn.Sequential(*blocks)
         self.n_input = n_input

@@ -78,7 +78,9 @@ class SpikingReservoir(nn.Module):
             raise NsbError(f"lsm window must be >= 1, got {wdw}")
         self.w_in = nn.Linear(wdw, r, bias=True, dtype=f64)
         self.w_rec = nn.Linear(r, r, bias=False, dtype=f64)
-        self.neuron = build_neuron("lif", r, decay=opts.decay, threshold=th, reset=opts.reset, backend="torch")
+        # the reset right after the spike (the seed's RLIF timing) is what the measured results used
+        self.neuron = build_neuron("lif", r, decay=opts.decay, threshold=th, reset=opts.reset,
+                                   reset_timing="immediate", backend="torch")
         feats = wdw + r * (2 if opts.readout == "both" else 1)
         self.readout = nn.Linear(feats, 1, bias=True, dtype=f64)
         with torch.no_grad():
@@ -105,7 +107,7 @@ class SpikingReservoir(nn.Module):
         current = self.w_in(z)
         lam = self.opts.trace_decay
         for _ in range(self.opts.substeps):
-            spikes, (v,) = self.neuron((current + self.w_rec(self.s))[None], (self.v,))
+            spikes, (v, _) = self.neuron((current + self.w_rec(self.s))[None], (self.v, self.s))
             self.s, self.v = spikes[0], v
             self.trace = lam * self.trace + self.s
         if self.opts.readout == "trace":

@@ -86,8 +86,9 @@ class FirstSpikeNetwork(nn.Module):
         bias = rng.uniform(-1, 1, r) * opts.bias_scale
         f64 = torch.float64
         self.w_in = nn.Linear(w, r, bias=True, dtype=f64)
-        self.neuron = build_neuron("lif", r, decay=1.0, threshold=0.0, v_reset=_REFRACTORY, reset="hard",
-                                   backend="torch")
+        # the reset right after the spike (the seed's RLIF timing) is what the measured results used
+        self.neuron = build_neuron("lif", r, decay=1.0, threshold=0.0, v_rest=_REFRACTORY, reset="hard",
+                                   reset_timing="immediate", backend="torch")
         self.w_out = nn.Linear(r, 1, bias=False, dtype=f64)
         self.skip = nn.Linear(w, 1, bias=True, dtype=f64)
         with torch.no_grad():
@@ -111,8 +112,8 @@ class FirstSpikeNetwork(nn.Module):
         # the neuron's input: the synaptic drive plus r_0 at the first substep, then the ramp's increments
         current = torch.cat([r_k[:1], r_k[1:] - r_k[:-1]])[:, None, :].repeat(1, regs.shape[0], 1)
         current[0] += self.w_in(regs)
-        v0 = regs.new_zeros(regs.shape[0], self.opts.neurons)
-        spikes, _ = self.neuron(current, (v0,))
+        v0 = regs.new_zeros(regs.shape[0], self.opts.neurons)  # from 0, not from the refractory V_rest
+        spikes, _ = self.neuron(current, (v0, torch.zeros_like(v0)))
         return spikes
 
     def first_spike_features(self, spikes: Tensor) -> Tensor:

@@ -1,0 +1,55 @@
+"""Valid inputs for any op, drawn from its declaration: the test parametrisation and the plugin
+harness cases come from here, so a new op is tested the moment it is declared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from nsb.neurons.declare import Float, Op
+from nsb.ops.trace import Step, variants
+
+
+def sample_float(spec: Float) -> float:
+    """A valid value away from the default, so a test sees the attribute arrive."""
+    lo = spec.lo if spec.lo is not None else -1.0
+    hi = spec.hi if spec.hi is not None else 1.0
+    if spec.lo is None and spec.hi is None and spec.default is not None:
+        lo, hi = spec.default - 0.1, spec.default + 0.3
+    value = lo + 0.625 * (hi - lo)
+    return value if value != spec.default else lo + 0.375 * (hi - lo)
+
+
+@dataclass
+class OpSample:
+    op: Op
+    step: Step
+    attributes: dict[str, float | str]
+    x: np.ndarray
+    tensors: list[np.ndarray]     # inputs, per-step inputs, W_rec/B_rec, initial states (ONNX order after X)
+
+    @property
+    def named(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.op.onnx_inputs[1:], self.tensors))
+
+
+def sample(op: Op, step: Step, steps: int = 40, batch: int = 3, neurons: int = 8, seed: int = 0,
+           start: int = 2) -> OpSample:
+    rng = np.random.default_rng(seed)
+    attributes: dict[str, float | str] = {k: sample_float(a) for k, a in op.all_attributes.items() if a.kind == "float"}
+    attributes.update(step.variant)
+    x = rng.uniform(-0.1, 0.7, (steps, batch, neurons)).astype(np.float32)
+    tensors = [rng.uniform(0.05, 0.95, neurons).astype(np.float32) for _ in op.inputs]
+    tensors += [rng.uniform(0.05, 0.95, (steps + start + 3, neurons)).astype(np.float32) for _ in op.step_inputs]
+    if op.recurrent:
+        tensors += [rng.normal(0.0, 0.3, (neurons, neurons)).astype(np.float32),
+                    rng.normal(0.0, 0.05, neurons).astype(np.float32)]
+    tensors += [np.zeros((batch, neurons), np.float32) for _ in op.element_states]
+    if op.step_inputs:
+        tensors.append(np.asarray(float(start), np.float32))
+    return OpSample(op, step, attributes, x, tensors)
+
+
+def all_samples(ops: dict[str, Op], **kw) -> list[OpSample]:
+    return [sample(op, step, **kw) for op in ops.values() for step in variants(op)]
