@@ -38,7 +38,8 @@ def measure(rule: str, model_kind: str, batch: int, steps: int, time_steps: int,
     cfg = Config()
     cfg.model.hidden = [64, 256, 256]
     cfg.model.recurrent = MODELS[model_kind]
-    cfg.neuron = {"decay": 0.5, "threshold": 0.5}
+    # the seed's learning-rule experiments use its RLIF class: the reset right after the spike
+    cfg.neuron = {"decay": 0.5, "threshold": 0.5, "reset_timing": "immediate"}
     empty = torch.empty(0)
     task = TaskData("classification", empty, empty, input_size=1, num_classes=10, time_steps=time_steps)
     model = build_model(cfg, task).to(device)

@@ -1,4 +1,4 @@
-"""Fidelity of a backend's outputs to the training-time model (DESIGN §8), in numpy.
+"""Fidelity of a backend's outputs to the training-time model (docs/architecture.md §9), in numpy.
 
     prediction agreement = mean(argmax(out) == argmax(ref))                       (classification)
     accuracy delta       = accuracy(out) − accuracy(ref)

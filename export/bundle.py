@@ -1,4 +1,4 @@
-"""Write a deployment bundle directory atomically (DESIGN §6).
+"""Write a deployment bundle directory atomically (docs/architecture.md §7).
 
 Every file is first written into a hidden sibling directory; the manifest, which holds each file's
 sha256, comes last; then the directory replaces the old bundle with two renames. A crash leaves the

@@ -64,9 +64,12 @@ class DeployModel(nn.Module):
     """``forward(x) -> (output, spikes of layer 0, spikes of layer 1, …)``; inference only."""
 
     def __init__(self, model: nn.Module, task: str, readout: str) -> None:
+        from nsb.tasks.kinds import task_kind
+
         super().__init__()
         self.model = copy.deepcopy(model).eval()
-        self.readout = readout if task == "classification" else "all"
+        # a task scored at every step (regression, language) keeps every step's output
+        self.readout = "all" if task_kind(task).per_step else readout
         self.layer_names: list[str] = []
         self.deploy_neurons: list[DeployNeuron] = []
         self._swap(self.model, "")

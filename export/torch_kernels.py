@@ -15,7 +15,7 @@ from functools import lru_cache
 import torch
 
 from nsb.neurons.declare import Op
-from nsb.ops.trace import Node, Step, variant_of
+from nsb.ops.trace import Emitter, Node, Step, variant_of
 
 # torch 2.13 marks TorchScript deprecated; it is still what deployment users load
 warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=DeprecationWarning)
@@ -38,6 +38,30 @@ def arguments(op: Op) -> list[str]:
     return names + [f"attr_{a}" for a in op.float_attributes]
 
 
+class _TorchScript(Emitter):
+    """The loop body of one variant: ``nK = …`` lines."""
+
+    LEAVES = {"x": "x_t", "state": "{name}", "input": "p_{lower}", "step_input": "p_{lower}_t", "attr": "attr_{name}"}
+
+    def __init__(self, step: Step) -> None:
+        super().__init__(step)
+        self.lines: list[str] = []
+
+    def constant(self, value: float) -> str:
+        return repr(value)
+
+    def operation(self, node: Node, args: list[str]) -> str:
+        if node.kind == "fire":
+            test = ">=" if self.step.fire_test == "greater_equal" else ">"
+            expr = f"({args[0]} {test} 0).to({args[0]}.dtype)"
+        elif node.kind == "neg":
+            expr = f"-{args[0]}"
+        else:
+            expr = f"{args[0]} {_PY_OPS[node.kind]} {args[1]}"
+        self.lines.append(f"        n{node.id} = {expr}")
+        return f"n{node.id}"
+
+
 def source(step: Step) -> str:
     """TorchScript source of one variant: the whole sequence, ``(S, *final states)``."""
     op = step.op
@@ -54,14 +78,9 @@ def source(step: Step) -> str:
         lines.append("        x_t = x_t + torch.nn.functional.linear(s, w_rec, b_rec)")
     for name in op.step_inputs:
         lines.append(f"        p_{name.lower()}_t = p_{name.lower()}[start + t]")
-    names: dict[int, str] = {}
-    for node in step.nodes:
-        expr = _expression(node, names, step)
-        if node.is_leaf or node.kind == "reset":  # names and numbers are used where they stand
-            names[node.id] = expr
-        else:
-            names[node.id] = f"n{node.id}"
-            lines.append(f"        n{node.id} = {expr}")
+    emitter = _TorchScript(step)
+    names = emitter.walk()
+    lines += emitter.lines
     updates = [(s, names[step.new_states[s].id]) for s in op.element_states]
     lines.append(f"        {', '.join(s for s, _ in updates)} = {', '.join(v for _, v in updates)}")
     lines += ["        spikes.append(s)"]
@@ -69,30 +88,6 @@ def source(step: Step) -> str:
     tail = ", t0 + x.shape[0]" if op.step_inputs else ""
     lines.append(f"    return torch.stack(spikes), {finals}{tail}")
     return "\n".join(lines) + "\n"
-
-
-def _expression(node: Node, names: dict[int, str], step: Step) -> str:
-    if node.kind == "x":
-        return "x_t"
-    if node.kind == "state":
-        return node.name
-    if node.kind == "input":
-        return f"p_{node.name.lower()}"
-    if node.kind == "step_input":
-        return f"p_{node.name.lower()}_t"
-    if node.kind == "attr":
-        return f"attr_{node.name}"
-    if node.kind == "const":
-        return repr(node.value)
-    a = [names[arg.id] for arg in node.args]
-    if node.kind == "reset":
-        return a[0]
-    if node.kind == "fire":
-        test = ">=" if step.fire_test == "greater_equal" else ">"
-        return f"({a[0]} {test} 0).to({a[0]}.dtype)"
-    if node.kind == "neg":
-        return f"-{a[0]}"
-    return f"{a[0]} {_PY_OPS[node.kind]} {a[1]}"
 
 
 @lru_cache(maxsize=None)

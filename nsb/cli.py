@@ -161,18 +161,25 @@ def summary(
 
 @app.command()
 def neurons() -> None:
-    """List the neuron models and their parameters."""
-    _require_torch("neurons")
+    """List the neuron models: their op, states and options (defaults and ranges)."""
     from rich.table import Table
 
-    from nsb.neurons import NEURONS, neuron_parameters
+    from nsb.neurons import NEURONS
 
-    table = Table("name", "class", "parameters (defaults)")
-    for name, cls in NEURONS.items():
-        params = ", ".join(f"{k}={p.default!r}" if p.default is not p.empty else k
-                           for k, p in neuron_parameters(name).items())
-        table.add_row(name, cls.__name__, params)
+    table = Table("name", "op", "states", "options (default, allowed)")
+    for name, decl in NEURONS.items():
+        options = []
+        for key, spec in decl.options.items():
+            bounded = spec.kind == "float" and (spec.lo is not None or spec.hi is not None)
+            allowed = spec.range_text() if bounded else "|".join(spec.choices) if spec.kind == "choice" else ""
+            default = "required" if spec.default is None else repr(spec.default)
+            options.append(f"{key}={default}" + (f" {allowed}" if allowed else ""))
+        recurrent = {"always": "R", "optional": "", "never": ""}[decl.recurrence]
+        op = recurrent + decl.op.name + (" / R" + decl.op.name if decl.recurrence == "optional" else "")
+        table.add_row(name, op, ", ".join(decl.op.all_states), "; ".join(options))
     console.print(table)
+    console.print("Every neuron also takes surrogate, alpha and backend; recurrent where the op has an R-variant. "
+                  "Equations: docs/neurons.md.")
 
 
 @data_app.command("download")

@@ -36,6 +36,10 @@ CASES = {
     "alif": ['model.neuron="alif"', "neuron.threshold=0.3"],
     "adlif": ['model.neuron="adlif"', "neuron.threshold=0.1"],
     "glif": ['model.neuron="glif"', "neuron.threshold=0.3"],
+    "lif-soft-immediate": ["neuron.decay=0.9", 'neuron.reset="soft"', 'neuron.reset_timing="immediate"'],
+    "alif-recurrent": ['model.neuron="alif"', "neuron.threshold=0.3", "model.recurrent=[true, false]"],
+    "adlif-recurrent": ['model.neuron="adlif"', "neuron.threshold=0.1", "model.recurrent=[true, false]"],
+    "glif-recurrent": ['model.neuron="glif"', "neuron.threshold=0.3", "model.recurrent=[true, false]"],
 }
 
 

@@ -10,30 +10,20 @@ import subprocess
 
 import pytest
 
+from nsb.kernels import nvrtc
 from nsb.kernels.sources import write_tree
 
 
 @pytest.mark.skipif(shutil.which("nvcc") is None, reason="nvcc not installed")
 def test_training_kernels_compile_with_nvcc_for_jetson_and_hopper(tmp_path):
     tree = write_tree(tmp_path / "src")
-    done = subprocess.run(["nvcc", "-std=c++17", "--fmad=false", "-gencode", "arch=compute_87,code=sm_87",
+    done = subprocess.run(["nvcc", "-std=c++17", "--fmad=false", f"-I{tree}", "-gencode", "arch=compute_87,code=sm_87",
                            "-gencode", "arch=compute_90,code=sm_90", "-c", str(tree / "kernels" / "training_kernels.cu"),
                            "-o", str(tmp_path / "k.o"), "-Werror", "all-warnings"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
 
 
-def _nvrtc_available() -> bool:
-    from nsb.errors import NsbError
-    from nsb.kernels import nvrtc
-
-    try:
-        nvrtc.nvrtc()
-        return True
-    except NsbError:
-        return False
-
-
-@pytest.mark.skipif(not _nvrtc_available(), reason="NVRTC not installed (pip install nvidia-cuda-nvrtc)")
+@pytest.mark.skipif(not nvrtc.available(), reason="NVRTC not installed (pip install nvidia-cuda-nvrtc)")
 @pytest.mark.parametrize("arch,half", [(87, False), (90, True)])
 def test_training_kernels_compile_at_run_time(tmp_path, monkeypatch, arch, half):
     from nsb.kernels import nvrtc

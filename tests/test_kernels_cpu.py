@@ -13,6 +13,7 @@ import torch
 
 from nsb.kernels.fused import fused_forward
 from nsb.neurons import NEURONS, GradPolicy, build_neuron
+from nsb.ops.samples import case_id, neuron_cases
 from nsb.surrogate import build_surrogate
 
 pytestmark = pytest.mark.skipif(not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
@@ -89,27 +90,7 @@ def assert_kernels_equal_loop(m, x, state=None):
         torch.testing.assert_close(b, a, rtol=2e-5, atol=2e-5 * scale, msg=lambda msg: f"{name}: {msg}")
 
 
-def option_cases():
-    cases = []
-    for name, decl in NEURONS.items():
-        choices = [{}]
-        for key, option in decl.options.items():
-            if option.kind == "choice":
-                choices = [{**c, key: v} for c in choices for v in option.choices]
-        for recurrent in ([False, True] if decl.recurrence == "optional" else [True]):
-            cases += [(name, recurrent, c) for c in choices]
-    return cases
-
-
-def _id(value):
-    if isinstance(value, bool):
-        return "rec" if value else "ff"
-    if isinstance(value, dict):
-        return "-".join(value.values()) or "default"
-    return str(value)
-
-
-@pytest.mark.parametrize("name,recurrent,choices", option_cases(), ids=_id)
+@pytest.mark.parametrize("name,recurrent,choices", neuron_cases(), ids=case_id)
 def test_every_neuron_and_option_through_the_kernels(name, recurrent, choices):
     m = layer(name, recurrent, v_rest=-0.1, **choices) if "v_rest" in NEURONS[name].options else \
         layer(name, recurrent, **choices)

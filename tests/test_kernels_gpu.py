@@ -8,22 +8,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from nsb.neurons import NEURONS, GradPolicy, build_neuron
+from nsb.neurons import GradPolicy, build_neuron
+from nsb.ops.samples import case_id, neuron_cases
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 SURROGATES = ["rectangle", "triangle", "sigmoid", "multigauss", "atan", "fast_sigmoid"]
-
-
-def option_cases():
-    cases = []
-    for name, decl in NEURONS.items():
-        choices = [{}]
-        for key, option in decl.options.items():
-            if option.kind == "choice":
-                choices = [{**c, key: v} for c in choices for v in option.choices]
-        for recurrent in ([False, True] if decl.recurrence == "optional" else [None]):
-            cases += [(name, recurrent, c) for c in choices]
-    return cases
 
 
 def pair(name, recurrent, surrogate="triangle", **options):
@@ -66,7 +55,7 @@ def compare(fused, ref, dtype=torch.float32):
         torch.testing.assert_close(gp1[key], gp2[key], rtol=1e-4, atol=1e-4, msg=key)
 
 
-@pytest.mark.parametrize("name,recurrent,choices", option_cases(), ids=str)
+@pytest.mark.parametrize("name,recurrent,choices", neuron_cases(), ids=case_id)
 def test_every_neuron_and_option_on_the_gpu(name, recurrent, choices):
     compare(*pair(name, recurrent, **choices))
 

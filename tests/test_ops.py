@@ -16,13 +16,13 @@ from onnx.reference import ReferenceEvaluator
 from nsb.errors import NsbError
 from nsb.export import torch_kernels
 from nsb.export.deploy import DeployNeuron
-from nsb.neurons import NEURONS, build_neuron
+from nsb.neurons import build_neuron
 from nsb.ops.functions import OPSET, functions_for, overload, strip_functions
 from nsb.ops.numpy_kernels import run
 from nsb.ops.reference import reference_ops
 from nsb.ops.registry import op as op_spec
 from nsb.ops.registry import ops
-from nsb.ops.samples import OpSample, all_samples
+from nsb.ops.samples import OpSample, all_samples, case_id, neuron_cases
 from nsb.ops.schema import DOMAIN, VERSION, register_onnx_schemas
 
 SAMPLES = all_samples(ops())
@@ -98,20 +98,6 @@ def test_a_stream_in_chunks_equals_one_pass(sample):
         np.testing.assert_array_equal(a, b)
 
 
-def neuron_cases():
-    """Every neuron, feed-forward and recurrent where it can be, with each value of its choice options."""
-    cases = []
-    for name, decl in NEURONS.items():
-        choices = [{}]
-        for key, option in decl.options.items():
-            if option.kind == "choice":
-                choices = [{**c, key: v} for c in choices for v in option.choices]
-        for recurrent in ([False, True] if decl.recurrence == "optional" else [None]):
-            for c in choices:
-                cases.append((name, recurrent, c))
-    return cases
-
-
 def build(name, recurrent, choices):
     kw = dict(choices)
     if name == "glif":
@@ -129,9 +115,7 @@ def build(name, recurrent, choices):
     return neuron
 
 
-@pytest.mark.parametrize("name,recurrent,choices", neuron_cases(),
-                         ids=lambda v: v if isinstance(v, str) else ("rec" if v else "ff") if isinstance(v, bool)
-                         else "-".join(v.values()) if isinstance(v, dict) else "")
+@pytest.mark.parametrize("name,recurrent,choices", neuron_cases(), ids=case_id)
 def test_every_neuron_equals_its_exported_op(name, recurrent, choices):
     neuron = build(name, recurrent, choices)
     g = torch.Generator().manual_seed(3)

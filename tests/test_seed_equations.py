@@ -54,6 +54,9 @@ class SeedSpike(torch.autograd.Function):
         return gv, g_threshold, None, None
 
 
+ADAPTIVE_CASES = [(g, rest, rec) for g in sorted(SURROGATES) for rest in (0.0, 0.1) for rec in (False, True)]
+
+
 def seed_spike(v, threshold, g, alpha):
     threshold = threshold if torch.is_tensor(threshold) else torch.tensor(float(threshold))
     return SeedSpike.apply(v, threshold, g, alpha)
@@ -169,9 +172,7 @@ def test_if_is_lif_without_leak():
     assert torch.equal(a, b) and a.sum() > 0
 
 
-@pytest.mark.parametrize("recurrent", [False, True])
-@pytest.mark.parametrize("rest", [0.0, 0.1])
-@pytest.mark.parametrize("surrogate", sorted(SURROGATES))
+@pytest.mark.parametrize("surrogate,rest,recurrent", ADAPTIVE_CASES)
 def test_alif_is_the_seeds_alif(surrogate, rest, recurrent):
     torch.manual_seed(1)
     m = build_neuron("alif", N, threshold=0.3, v_rest=rest, surrogate=surrogate, recurrent=recurrent,
@@ -188,9 +189,7 @@ def test_alif_is_the_seeds_alif(surrogate, rest, recurrent):
     compare(m, step, state, drive(seed=7, scale=1.2))
 
 
-@pytest.mark.parametrize("recurrent", [False, True])
-@pytest.mark.parametrize("rest", [0.0, 0.1])
-@pytest.mark.parametrize("surrogate", sorted(SURROGATES))
+@pytest.mark.parametrize("surrogate,rest,recurrent", ADAPTIVE_CASES)
 def test_adlif_is_the_seeds_adlif(surrogate, rest, recurrent):
     torch.manual_seed(1)
     m = build_neuron("adlif", N, threshold=0.05, v_rest=rest, surrogate=surrogate, recurrent=recurrent,
@@ -220,9 +219,7 @@ def test_adlif_is_the_seeds_adlif(surrogate, rest, recurrent):
             torch.testing.assert_close(a, b, **TOL)
 
 
-@pytest.mark.parametrize("recurrent", [False, True])
-@pytest.mark.parametrize("rest", [0.0, 0.1])
-@pytest.mark.parametrize("surrogate", sorted(SURROGATES))
+@pytest.mark.parametrize("surrogate,rest,recurrent", ADAPTIVE_CASES)
 def test_glif_is_the_seeds_glif(surrogate, rest, recurrent):
     torch.manual_seed(1)
     m = build_neuron("glif", N, time_steps=T + 4, threshold=0.3, v_rest=rest, surrogate=surrogate,
@@ -276,3 +273,16 @@ def test_asgl_spike_is_the_seeds_comparison_and_masked_neurons_start_at_rest():
         v = 0.7 * v * (1.0 - y) + 0.0 * y + x[t]
         y = (v - 0.5 + 0.5).clamp(0, 1.0)
         torch.testing.assert_close(s[t], y)
+
+
+def test_each_seed_config_selects_the_seeds_timing():
+    """The seed's main results (PS-MNIST, Binary Adding, PTB) and its STP runs (SHD, SSC) use its
+    LIF/Recurrent_LIF: the reset deferred to the next charge."""
+    from pathlib import Path
+
+    from nsb.config import load_config
+
+    configs = Path(__file__).resolve().parents[1] / "configs"
+    for name in ("psmnist_ff", "psmnist_rec", "binary_adding_ff", "binary_adding_rec", "ptb_ff", "ptb_rec", "shd",
+                 "ssc"):
+        assert load_config(configs / f"{name}.toml").neuron["reset_timing"] == "deferred", name

@@ -266,7 +266,7 @@ def _model(features: int = 4, time_dim: str | int = "T", feature_dim: str | int 
     v0 = helper.make_tensor("v0", TensorProto.FLOAT, [1, features], np.zeros(features, np.float32))
     w = helper.make_tensor("w", TensorProto.FLOAT, [features, 2], np.ones(features * 2, np.float32))
     lif = helper.make_node("LIF", ["input", "v0"], ["spikes_0", "vT"], domain="nsb", decay=0.5,
-                           plugin_namespace="nsb", plugin_version="1")
+                           plugin_namespace="nsb", plugin_version="2")
     graph = helper.make_graph([lif, helper.make_node("MatMul", ["spikes_0", "w"], ["output"])], "g", [x],
                               [out, spikes], [v0, w])
     body = [helper.make_node("Identity", ["X"], ["S"]), helper.make_node("Identity", ["V0"], ["VT"])]

@@ -38,7 +38,7 @@ def _load(folder: str, key: str) -> ctypes.CDLL:
     if not target.exists():
         fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache_dir())
         os.close(fd)
-        cmd = [compiler(), "-O2", "-std=c++17", "-fPIC", "-shared", "-ffp-contract=off",
+        cmd = [compiler(), "-O2", "-std=c++17", "-fPIC", "-shared", "-ffp-contract=off", f"-I{folder}",
                str(Path(folder) / "kernels" / "cpu_reference.cpp"), "-o", tmp]
         done = subprocess.run(cmd, capture_output=True, text=True)
         if done.returncode != 0:

@@ -12,8 +12,6 @@ import ctypes.util
 import glob
 import hashlib
 import os
-import posixpath
-import re
 import sys
 from functools import lru_cache
 
@@ -21,9 +19,6 @@ from nsb.errors import NsbError
 from nsb.kernels.sources import cache_dir, digest, tree
 
 SOURCE = "kernels/training_kernels.cu"
-_INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.MULTILINE)
-
-
 def _site_dirs() -> list[str]:
     return [p for p in sys.path if p.endswith("site-packages")]
 
@@ -48,6 +43,15 @@ def nvrtc() -> ctypes.CDLL:
             continue
     raise NsbError("NVRTC (libnvrtc) not found; a CUDA build of PyTorch brings it (pip install nvidia-cuda-nvrtc), "
                    "or set CUDA_HOME to a CUDA toolkit")
+
+
+def available() -> bool:
+    """Whether NVRTC can be loaded here (the tests compile the kernels with it where it can)."""
+    try:
+        nvrtc()
+        return True
+    except NsbError:
+        return False
 
 
 def nvrtc_version() -> tuple[int, int]:
@@ -83,26 +87,10 @@ def _check(status: int, what: str, program=None) -> None:
     raise NsbError(f"NVRTC {what} failed: {message}{(': ' + log[:300]) if log else ''}")
 
 
-def headers(files: dict[str, bytes], main: str) -> dict[str, bytes]:
-    """Every header ``main`` reaches, by the exact name each ``#include "…"`` uses (NVRTC matches
-    include names literally; the headers' guards make a file seen under two names harmless)."""
-    found: dict[str, bytes] = {}
-    todo = [main]
-    seen = set()
-    while todo:
-        path = todo.pop()
-        if path in seen:
-            continue
-        seen.add(path)
-        for name in _INCLUDE.findall(files[path].decode()):
-            resolved = posixpath.normpath(posixpath.join(posixpath.dirname(path), name))
-            if resolved not in files:
-                continue  # a system header (cuda_fp16.h): NVRTC's include paths find it
-            if name in found and found[name] != files[resolved]:
-                raise NsbError(f"two kernel headers are both included as '{name}'; this is a bug in nsb")
-            found[name] = files[resolved]
-            todo.append(resolved)
-    return found
+def headers(files: dict[str, bytes]) -> dict[str, bytes]:
+    """Every header of the tree by its path from the root, which is how every ``#include "…"`` of the
+    kernel sources names it (NVRTC matches include names literally)."""
+    return {path: data for path, data in files.items() if path.endswith(".cuh")}
 
 
 def compile_kernels(arch: int, *, half: bool | None = None) -> bytes:
@@ -114,7 +102,7 @@ def compile_kernels(arch: int, *, half: bool | None = None) -> bytes:
     cached = cache_dir() / f"nsb_kernels_sm{arch}_{key}.cubin"
     if cached.exists():
         return cached.read_bytes()
-    found = headers(files, SOURCE)
+    found = headers(files)
     lib = nvrtc()
     program = ctypes.c_void_p()
     names = (ctypes.c_char_p * len(found))(*(h.encode() for h in found))

@@ -45,7 +45,8 @@ def build(tensorrt: Path | None = None, out: Path = Path("build/trt"), archs: tu
             raise NsbError(f"{tool} not found; {hint}")
     headers = find_headers(tensorrt)
     arch_list = ";".join(str(a) for a in archs)
-    configure = ["cmake", "-S", str(write_sources(out)), "-B", str(out), f"-DTENSORRT_INCLUDE_DIR={headers}",
+    src = write_sources(out)
+    configure = ["cmake", "-S", str(src), "-B", str(out), f"-DTENSORRT_INCLUDE_DIR={headers}", f"-DNSB_GENERATED_DIR={src}",
                  f"-DCMAKE_CUDA_ARCHITECTURES={arch_list}"]
     for cmd in (configure, ["cmake", "--build", str(out), "-j", str(jobs)]):
         done = subprocess.run(cmd, capture_output=True, text=True)

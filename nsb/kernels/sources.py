@@ -1,6 +1,6 @@
 """The complete kernel and plugin source tree: the hand-written files shipped with nsb (package data
-``nsb.plugins_trt``, the repository's ``plugins_trt/``) with the generated ones replaced by a fresh
-generation for the registered neurons, so a neuron registered at run time has its kernels too.
+``nsb.plugins_trt``, the repository's ``plugins_trt/``) and the op code generated for the registered
+neurons (:mod:`nsb.ops.cpp`), so a neuron registered at run time has its kernels too.
 """
 
 from __future__ import annotations
@@ -29,14 +29,13 @@ def shipped_root() -> Path:
 
 
 def tree() -> dict[str, bytes]:
-    """``{path under plugins_trt/: content}``: shipped hand-written files and freshly generated ones."""
-    from nsb.ops.codegen import is_generated
+    """``{path under the source root: content}``: the shipped hand-written files and the op code
+    generated for the registered neurons (``ops/``, ``plugins/<op>/``, ``harness/cases.inc``)."""
     from nsb.ops.cpp import sources
 
     root = shipped_root()
-    files = {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*"))
-             if p.is_file() and p.suffix in (".cuh", ".cu", ".cpp", ".h", ".inc", ".txt")
-             and "__pycache__" not in p.parts and not is_generated(p)}
+    files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
+             if p.is_file() and p.suffix in (".cuh", ".cu", ".cpp", ".h", ".txt") and "__pycache__" not in p.parts}
     files.update({path: text.encode() for path, text in sources().items()})
     return files
 

@@ -7,13 +7,16 @@ not grow with T. The trainer and ``benchmarks/learning_rules.py`` both call thes
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from nsb.errors import NsbError
 from nsb.objectives import sequence_loss, step_loss
+
+if TYPE_CHECKING:
+    from nsb.tasks.kinds import Task
 
 
 def detach_state(state: Any) -> Any:
@@ -24,7 +27,7 @@ def detach_state(state: Any) -> Any:
     return state
 
 
-def offline_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any, task: str, readout: str,
+def offline_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any, task: Task | str, readout: str,
                  label_smoothing: float = 0.0):
     """Forward the whole sequence, one backward: the graph spans all T steps (BPTT and its cuts)."""
     out, state = net(x, state)
@@ -35,7 +38,7 @@ def offline_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any, t
     return out.detach(), loss.item(), state
 
 
-def online_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any, task: str, readout: str,
+def online_step(net: nn.Module, x: torch.Tensor, y: torch.Tensor, state: Any, task: Task | str, readout: str,
                 label_smoothing: float = 0.0, no_sync=None):
     """One step of the network at a time with its own backward; the graph never spans two steps.
 

@@ -18,7 +18,7 @@ from onnx import AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProt
 
 from nsb.neurons.declare import STEP_STATE, Op, state_input, state_output
 from nsb.ops.schema import DOMAIN, ROUTING_ATTRIBUTES
-from nsb.ops.trace import Node, Step, variants
+from nsb.ops.trace import Emitter, Node, Step, variants
 
 OPSET = 20
 _ONNX_OPS = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "neg": "Neg"}
@@ -61,6 +61,27 @@ def _untyped(name: str) -> ValueInfoProto:
     return ValueInfoProto(name=name)
 
 
+class _Onnx(Emitter):
+    """The nodes of one Scan body."""
+
+    LEAVES = {"x": "x_t", "state": "{name}_prev", "input": "c_{name}", "step_input": "{name}_t", "attr": "c_{name}"}
+
+    def __init__(self, step: Step, graph: _Graph, x_t: str) -> None:
+        super().__init__(step)
+        self.graph = graph
+        self.LEAVES = {**self.LEAVES, "x": x_t}
+
+    def constant(self, value: float) -> str:
+        return self.graph.constant(value, "x_t")
+
+    def operation(self, node: Node, args: list[str]) -> str:
+        g = self.graph
+        if node.kind == "fire":
+            test = "GreaterOrEqual" if self.step.fire_test == "greater_equal" else "Greater"
+            return g.op("CastLike", g.op(test, args[0], g.constant(0.0, args[0])), args[0])
+        return g.op(_ONNX_OPS[node.kind], *args)
+
+
 def _body(step: Step, carried: list[str]) -> GraphProto:
     """The Scan body of one step: inputs (states, carried constants, x_t, step rows); outputs
     (new states, the constants passed through, the spike). A recurrent op carries ``w_rec_t`` and
@@ -70,9 +91,7 @@ def _body(step: Step, carried: list[str]) -> GraphProto:
     x_t = "x_t"
     if op.recurrent:
         x_t = g.op("Add", "x_t", g.op("Add", g.op("MatMul", "s_prev", "w_rec_t"), "b_rec"))
-    values: dict[int, str] = {}
-    for node in step.nodes:
-        values[node.id] = _value(g, node, values, step, x_t)
+    values = _Onnx(step, g, x_t).walk()
     states_in = [f"{s}_prev" for s in op.element_states]
     outs = [g.op("Identity", values[step.new_states[s].id], out=f"{s}_next") for s in op.element_states]
     outs += [g.op("Identity", c, out=f"{c}_kept") for c in carried]
@@ -80,26 +99,6 @@ def _body(step: Step, carried: list[str]) -> GraphProto:
     scanned = ["x_t", *(f"{n}_t" for n in op.step_inputs)]
     return helper.make_graph(g.nodes, "step", [_untyped(n) for n in (*states_in, *carried, *scanned)],
                              [_untyped(n) for n in (*outs, spike)])
-
-
-def _value(g: _Graph, node: Node, values: dict[int, str], step: Step, x_t: str) -> str:
-    if node.kind == "x":
-        return x_t
-    if node.kind == "state":
-        return f"{node.name}_prev"
-    if node.kind in ("input", "attr"):
-        return f"c_{node.name}"
-    if node.kind == "step_input":
-        return f"{node.name}_t"
-    if node.kind == "const":
-        return g.constant(node.value, "x_t")
-    args = [values[a.id] for a in node.args]
-    if node.kind == "reset":
-        return args[0]
-    if node.kind == "fire":
-        test = "GreaterOrEqual" if step.fire_test == "greater_equal" else "Greater"
-        return g.op("CastLike", g.op(test, args[0], g.constant(0.0, args[0])), args[0])
-    return g.op(_ONNX_OPS[node.kind], *args)
 
 
 def op_function(op: Op, step: Step) -> FunctionProto:

@@ -53,3 +53,28 @@ def sample(op: Op, step: Step, steps: int = 40, batch: int = 3, neurons: int = 8
 
 def all_samples(ops: dict[str, Op], **kw) -> list[OpSample]:
     return [sample(op, step, **kw) for op in ops.values() for step in variants(op)]
+
+
+def neuron_cases() -> list[tuple[str, bool | None, dict[str, str]]]:
+    """Every registered neuron with each combination of its choice options, feed-forward and
+    recurrent where it can be both (None: the neuron decides): the tests' layer parametrisation."""
+    from nsb.neurons import NEURONS
+
+    cases = []
+    for name, decl in NEURONS.items():
+        choices: list[dict[str, str]] = [{}]
+        for key, option in decl.options.items():
+            if option.kind == "choice":
+                choices = [{**c, key: v} for c in choices for v in option.choices]
+        for recurrent in ([False, True] if decl.recurrence == "optional" else [None]):
+            cases += [(name, recurrent, c) for c in choices]
+    return cases
+
+
+def case_id(value) -> str:
+    """A readable pytest id for a :func:`neuron_cases` entry's fields."""
+    if isinstance(value, bool) or value is None:
+        return {True: "rec", False: "ff", None: "fixed"}[value]
+    if isinstance(value, dict):
+        return "-".join(value.values()) or "default"
+    return str(value)

@@ -213,3 +213,41 @@ def variant_index(op: Op, attributes: dict[str, Any]) -> int:
     """The position of the variant in :meth:`Op.variants`, which the C++ ``switch`` uses."""
     wanted = {k: str(attributes.get(k, op.all_attributes[k].default)) for k in op.choice_attributes}
     return op.variants().index(wanted)
+
+
+class Emitter:
+    """One walk over a traced step, rendered by a backend: subclasses give the names of the leaves
+    (``LEAVES`` formats with ``{name}``, ``{lower}`` and ``{index}``, the leaf's position in the op's
+    list), a constant and an operation. ``reset`` is the identity forward in every backend."""
+
+    LEAVES: dict[str, str] = {}
+
+    def __init__(self, step: Step) -> None:
+        self.step = step
+        op = step.op
+        self.positions = {"state": op.element_states, "input": op.inputs, "step_input": op.step_inputs,
+                          "attr": op.float_attributes, "x": ("x",)}
+
+    def leaf(self, node: Node) -> str:
+        return self.LEAVES[node.kind].format(name=node.name, lower=node.name.lower(),
+                                             index=self.positions[node.kind].index(node.name))
+
+    def constant(self, value: float) -> str:  # pragma: no cover - each backend renders its own
+        raise NotImplementedError
+
+    def operation(self, node: Node, args: list[str]) -> str:  # pragma: no cover - each backend
+        raise NotImplementedError
+
+    def walk(self) -> dict[int, str]:
+        """Every node's value as the backend names it, in evaluation order."""
+        names: dict[int, str] = {}
+        for node in self.step.nodes:
+            if node.kind == "const":
+                names[node.id] = self.constant(node.value)
+            elif node.is_leaf:
+                names[node.id] = self.leaf(node)
+            elif node.kind == "reset":
+                names[node.id] = names[node.args[0].id]
+            else:
+                names[node.id] = self.operation(node, [names[a.id] for a in node.args])
+        return names

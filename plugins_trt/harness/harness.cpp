@@ -22,9 +22,9 @@
 #include <string>
 #include <vector>
 
-#include "../kernels/neuron_kernels.cuh"
-#include "../ops/all.cuh"
-#include "../plugins/common/neuron_plugin.h"
+#include "kernels/neuron_kernels.cuh"
+#include "ops/all.cuh"
+#include "plugins/common/neuron_plugin.h"
 
 using namespace nvinfer1;
 
@@ -140,7 +140,7 @@ constexpr int64_t T = 20, B = 3, N = 16;
 std::vector<Case> cases() {
     Shape const x{T, B, N}, st{B, N}, vec{N}, rows{T + 5, N}, mat{N, N}, scalar{};
     return
-#include "cases.inc"
+#include "harness/cases.inc"
         ;
 }
 

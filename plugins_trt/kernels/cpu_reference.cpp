@@ -4,8 +4,8 @@
 // the kernels' own (nsb/kernels/abi.py mirrors them, and checks their sizes against these).
 #include <vector>
 
-#include "neuron_kernels.cuh"
-#include "../ops/all.cuh"
+#include "kernels/neuron_kernels.cuh"
+#include "ops/all.cuh"
 
 extern "C" {
 

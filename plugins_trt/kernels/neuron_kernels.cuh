@@ -18,8 +18,8 @@
 #ifndef NSB_NEURON_KERNELS_CUH
 #define NSB_NEURON_KERNELS_CUH  // a guard, not #pragma once: NVRTC sees headers by include name
 
-#include "op_abi.cuh"
-#include "storage.cuh"
+#include "kernels/op_abi.cuh"
+#include "kernels/storage.cuh"
 
 namespace nsb {
 

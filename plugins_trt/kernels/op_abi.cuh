@@ -3,7 +3,7 @@
 #ifndef NSB_OP_ABI_CUH
 #define NSB_OP_ABI_CUH  // a guard, not #pragma once: NVRTC sees headers by include name
 
-#include "nsb_math.cuh"
+#include "kernels/nsb_math.cuh"
 
 namespace nsb {
 

@@ -2,7 +2,7 @@
 #ifndef NSB_STORAGE_CUH
 #define NSB_STORAGE_CUH  // a guard, not #pragma once: NVRTC sees headers by include name
 
-#include "nsb_math.cuh"
+#include "kernels/nsb_math.cuh"
 
 #if (defined(__CUDACC__) || defined(__CUDACC_RTC__)) && !defined(NSB_NO_HALF)
 #define NSB_HALF 1

@@ -2,8 +2,8 @@
 // fp16 and bf16 storage, instantiated from the generated op list. Compiled at run time with NVRTC
 // (no nvcc needed by users) and, in CI, by nvcc. Kernel names: nsb_<op>_forward_<dtype>,
 // nsb_<op>_backward_<dtype>; argument structs as in neuron_kernels.cuh.
-#include "neuron_kernels.cuh"
-#include "../ops/all.cuh"
+#include "kernels/neuron_kernels.cuh"
+#include "ops/all.cuh"
 
 #define NSB_ELEMENTWISE_KERNELS(Struct, name, SUFFIX, T)                                                       \
     extern "C" __global__ void nsb_##name##_forward_##SUFFIX(const T* x, T* s, nsb::KernelArgs a, int steps,    \

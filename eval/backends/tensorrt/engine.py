@@ -27,7 +27,7 @@ import onnx
 from nsb.errors import NsbError
 from nsb.eval.backends import require
 from nsb.ops.functions import strip_functions
-from nsb.ops.schema import DOMAIN
+from nsb.ops.schema import DOMAIN, PLUGIN_NAMESPACE, PLUGIN_VERSION
 
 if TYPE_CHECKING:
     from nsb.eval.bundle import Bundle
@@ -134,15 +134,17 @@ def load_plugins(library: Path) -> None:
     if key in _loaded_libraries:
         return
     registry = trt.get_plugin_registry()
-    if registry.get_creator("LIF", "1", "nsb") is None:  # a library loaded twice fails: its creators exist
+    # a library loaded twice fails: its creators exist already
+    if registry.get_creator("LIF", PLUGIN_VERSION, PLUGIN_NAMESPACE) is None:
         try:
             handle = registry.load_library(key)
         except Exception as err:  # the bindings raise on a library without getCreators
             raise NsbError(f"TensorRT could not load the plugin library {library} ({err}); rebuild it with nsb "
                            "plugins build against this TensorRT major version") from None
-        if handle is None or registry.get_creator("LIF", "1", "nsb") is None:
-            raise NsbError(f"{library} registered no nsb::LIF creator with TensorRT {trt.__version__}; rebuild it "
-                           "with nsb plugins build against this TensorRT major version")
+        if handle is None or registry.get_creator("LIF", PLUGIN_VERSION, PLUGIN_NAMESPACE) is None:
+            raise NsbError(f"{library} registered no nsb::LIF version {PLUGIN_VERSION} creator with TensorRT "
+                           f"{trt.__version__}; rebuild it with this nsb's nsb plugins build against this TensorRT "
+                           "major version")
     _loaded_libraries.add(key)
 
 

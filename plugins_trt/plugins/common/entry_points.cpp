@@ -2,8 +2,8 @@
 // these two; nothing here links libnvinfer. One creator per op of the generated list (ops/all.cuh).
 #include <NvInferRuntime.h>
 
-#include "../../ops/all.cuh"
-#include "logging.h"
+#include "ops/all.cuh"
+#include "plugins/common/logging.h"
 
 #define NSB_EXPORT extern "C" __attribute__((visibility("default")))
 

@@ -1,4 +1,4 @@
-#include "logging.h"
+#include "plugins/common/logging.h"
 
 #include <mutex>
 

@@ -17,9 +17,9 @@
 #include <string>
 #include <vector>
 
-#include "../../kernels/neuron_kernels.cuh"
-#include "fields.h"
-#include "logging.h"
+#include "kernels/neuron_kernels.cuh"
+#include "plugins/common/fields.h"
+#include "plugins/common/logging.h"
 
 namespace nsb {
 namespace trt {
