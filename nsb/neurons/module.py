@@ -62,6 +62,8 @@ FULL_BPTT = GradPolicy()
 #: "auto": the fused CUDA kernel where it applies, else the PyTorch loop; "torch": always the loop;
 #: "cuda": the kernel or an error naming why not
 BACKENDS = ("auto", "torch", "cuda")
+#: an R-op's block keeps two steps of spikes in shared memory: 2·N floats within the 48 KiB default
+MAX_FUSED_RECURRENT = 6144
 
 
 @dataclass(frozen=True)
@@ -354,6 +356,8 @@ class Neuron(nn.Module):
             return f"the learning rule's recurrent gradient '{p.recurrent}' is not fused"
         if self.recurrent is not None and x.dim() != 3:
             return "a recurrent layer's input must be [T, B, N]"
+        if self.recurrent is not None and self.size > MAX_FUSED_RECURRENT:
+            return f"a recurrent layer of more than {MAX_FUSED_RECURRENT} neurons (its spikes live in shared memory)"
         if not p.temporal or p.detach_state or p.truncate:
             return "the learning rule cuts the state's gradient (only STBP and reset detachment are fused)"
         if self.surrogate.name not in SURROGATE_IDS:
