@@ -140,6 +140,18 @@ def test_immediate_timing_is_the_seeds_rlif_class(surrogate, rest, recurrent):
     compare(m, step, state, drive(seed=3, scale=0.6))
 
 
+def test_rlif_is_the_seeds_recurrent_lif():
+    """The always-recurrent ``rlif`` is the seed's Recurrent_LIF(recurrent=True): LIF on x + W·y + b."""
+    torch.manual_seed(1)
+    m = build_neuron("rlif", N, decay=0.7, threshold=0.5, v_rest=-0.1, backend="torch")
+
+    def step(xt, st):
+        st["v"] = 0.7 * st["v"] * (1.0 - st["y"]) + (-0.1) * st["y"] + xt
+        return seed_spike(st["v"], 0.5, "rectangle", 1.0)
+
+    compare(m, step, {"v": torch.full((B, N), -0.1), "y": torch.zeros(B, N)}, drive(seed=11, scale=0.6))
+
+
 def test_the_two_timings_differ_where_the_seed_says():
     """Same spikes with V_rest = 0 and the hard reset; different with the soft reset and λ < 1."""
     x = drive(seed=4, scale=0.6).detach()
