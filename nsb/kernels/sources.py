@@ -31,11 +31,14 @@ def shipped_root() -> Path:
 def tree() -> dict[str, bytes]:
     """``{path under the source root: content}``: the shipped hand-written files and the op code
     generated for the registered neurons (``ops/``, ``plugins/<op>/``, ``harness/cases.inc``)."""
+    from nsb.ops.codegen import MARKER
     from nsb.ops.cpp import sources
 
     root = shipped_root()
     files = {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*"))
              if p.is_file() and p.suffix in (".cuh", ".cu", ".cpp", ".h", ".txt") and "__pycache__" not in p.parts}
+    # generated files left in an install by an older build are not sources: they are regenerated below
+    files = {path: data for path, data in files.items() if not data.startswith(MARKER.encode())}
     files.update({path: text.encode() for path, text in sources().items()})
     return files
 
