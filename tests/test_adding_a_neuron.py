@@ -172,3 +172,29 @@ def test_the_toy_has_a_tensorrt_plugin_that_passes_the_harness(toy, tmp_path):
     for check in ("TOY created from fields", "TOY serialization round trip", "TOY keeps mode = keep",
                   "RTOY getOutputShapes", "RTOY refuses a mismatched state shape"):
         assert f"ok {check}" in report
+
+
+@pytest.mark.parametrize("body,message", [
+    ("v = state.v / 2.0 + x", "divide traced values only"),
+    ("v = 1.0 / (state.v + x)", "divide traced values only"),
+    ("v = state.v + x if state.v == 0 else x", "cannot branch on a traced value"),
+    ("v = p.theta * 2.0", "must depend on the input or a state"),
+    ("v = state.v + x + float('inf')", "constants must be finite"),
+])
+def test_a_step_that_no_backend_could_reproduce_is_refused_when_traced(body, message):
+    """Each of these would run in PyTorch but not bit-exactly (or not at all) in another backend."""
+    from nsb.neurons.declare import Float, Op
+    from nsb.ops.trace import TraceError, trace
+
+    namespace: dict = {}
+    exec(f"def step(f, x, state, p):\n    {body}\n    return f.fire(v - p.theta), {{'v': v}}", namespace)
+    op = Op("BAD", namespace["step"], attributes={"theta": Float(0.4)})
+    with pytest.raises(TraceError, match=message):
+        trace(op, {"spike_test": "greater"})
+
+
+def test_an_op_attribute_needs_a_default():
+    from nsb.neurons.declare import Float, Op
+
+    with pytest.raises(ValueError, match="attribute 'theta' needs a finite default"):
+        Op("BAD", lambda f, x, state, p: (f.fire(x), {}), attributes={"theta": Float()})

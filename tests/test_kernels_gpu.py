@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a C
 SURROGATES = ["rectangle", "triangle", "sigmoid", "multigauss", "atan", "fast_sigmoid"]
 
 
-def pair(name, recurrent, surrogate="triangle", **options):
+def pair(name, recurrent, surrogate="triangle", size=64, **options):
     kw = dict(options, surrogate=surrogate)
     if name == "glif":
         kw.setdefault("time_steps", 120)
@@ -24,16 +24,17 @@ def pair(name, recurrent, surrogate="triangle", **options):
     if recurrent is not None:
         kw["recurrent"] = recurrent
     torch.manual_seed(0)
-    fused = build_neuron(name, 64, backend="cuda", **kw).cuda()
-    ref = build_neuron(name, 64, backend="torch", **kw).cuda()
+    fused = build_neuron(name, size, backend="cuda", **kw).cuda()
+    ref = build_neuron(name, size, backend="torch", **kw).cuda()
     ref.load_state_dict(fused.state_dict())
     return fused, ref
 
 
 def compare(fused, ref, dtype=torch.float32):
     torch.manual_seed(1)
-    x = (torch.rand(100, 8, 64, device="cuda") * 0.9 - 0.15).to(dtype)
-    gs = torch.randn(100, 8, 64, device="cuda")
+    n = fused.size
+    x = (torch.rand(100, 8, n, device="cuda") * 0.9 - 0.15).to(dtype)
+    gs = torch.randn(100, 8, n, device="cuda")
     results = []
     for neuron in (fused, ref):
         neuron.zero_grad()
@@ -44,15 +45,25 @@ def compare(fused, ref, dtype=torch.float32):
         results.append((s.detach(), [t.detach() for t in state], xi.grad,
                         {k: p.grad.clone() for k, p in neuron.named_parameters() if p.grad is not None}))
     (s1, st1, gx1, gp1), (s2, st2, gx2, gp2) = results
-    if fused.recurrent is not None or dtype != torch.float32:
-        assert (s1 == s2).float().mean() > 0.9999
+    if dtype != torch.float32:
+        assert (s1 == s2).float().mean() > 0.999
         return
-    assert torch.equal(s1, s2)
-    for a, b in zip(st1, st2):
-        torch.testing.assert_close(a.float(), b.float(), rtol=1e-5, atol=1e-6)
+    if fused.recurrent is not None:
+        # the recurrent current sums in another order than cuBLAS: a rare threshold tie may flip a spike,
+        # and then the gradients of that sample differ; compare where every spike agrees
+        assert (s1 == s2).float().mean() > 0.9999
+        same = (s1 == s2).all(0).all(-1)
+        if same.sum() < 2:
+            return
+        s1, s2, gx1, gx2 = s1[:, same], s2[:, same], gx1[:, same], gx2[:, same]
+    else:
+        assert torch.equal(s1, s2)
+        for a, b in zip(st1, st2):
+            torch.testing.assert_close(a.float(), b.float(), rtol=1e-5, atol=1e-6)
     torch.testing.assert_close(gx1, gx2, rtol=1e-4, atol=1e-5)
-    for key in gp2:
-        torch.testing.assert_close(gp1[key], gp2[key], rtol=1e-4, atol=1e-4, msg=key)
+    if fused.recurrent is None:
+        for key in gp2:
+            torch.testing.assert_close(gp1[key], gp2[key], rtol=1e-4, atol=1e-4, msg=key)
 
 
 @pytest.mark.parametrize("name,recurrent,choices", neuron_cases(), ids=case_id)
@@ -74,3 +85,10 @@ def test_every_surrogate_and_reset_detachment_on_the_gpu(name, surrogate, detach
 @pytest.mark.parametrize("name", ["lif", "alif", "rlif"])
 def test_half_storage_keeps_fp32_states(name, dtype):
     compare(*pair(name, None if name == "rlif" else False), dtype=dtype)
+
+
+@pytest.mark.parametrize("name", ["rlif", "glif", "adlif"])
+def test_a_wide_recurrent_layer_launches_and_trains(name):
+    """1,024 neurons: the largest block the launcher uses; the recurrent kernels' launch bounds keep
+    their registers within it (RGLIF's backward would need 72 per thread without them)."""
+    compare(*pair(name, None if name == "rlif" else True, size=1024))

@@ -161,6 +161,9 @@ class Op:
             raise ValueError(f"op {self.name}: '{SPIKE_STATE}' and '{STEP_STATE}' are added by nsb, do not declare them")
         if "spike_test" in self.attributes:
             raise ValueError(f"op {self.name}: 'spike_test' is added by nsb")
+        for key, spec in self.attributes.items():  # a node may leave an attribute out: it needs a default
+            if spec.default is None or (spec.kind == "float" and not math.isfinite(spec.default)):
+                raise ValueError(f"op {self.name}: attribute '{key}' needs a finite default")
 
     @property
     def all_attributes(self) -> dict[str, Float | Choice]:

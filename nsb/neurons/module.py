@@ -39,7 +39,8 @@ RecurrentGrad = Literal["full", "detached", "trace"]
 class GradPolicy:
     """Which gradient paths a learning rule keeps (``reference/neuroseqbench.md`` §3).
 
-    temporal:        False for NoTD: every step starts from the initial state (no memory, no reset).
+    temporal:        False for NoTD: every step starts from the initial state (no memory, no reset); with
+                     V_rest = 0, the seed's setting, that is its v = x[t]; with V_rest ≠ 0 it is λ·V_rest + x.
     detach_state:    the previous state enters the step as a constant (SDBP, OTTT, SLTT, e-prop):
                      λ·sg(v[t−1]), sg(s[t−1]).
     detach_reset:    a spike enters a reset (``f.reset``) as a constant.
@@ -336,12 +337,11 @@ class Neuron(nn.Module):
             return self.recurrent(s_prev), trace
         if mode == "detached":
             return self.recurrent(s_prev.detach()), trace
-        # e-prop: value W·s[t−1] + b, gradient δ·êᵀ into W only
+        # e-prop: value W·s[t−1] + b exactly, gradient δ·êᵀ into W only
         assert trace is not None
         trace = self.trace_decay * trace.detach() + s_prev.detach()
-        value = self.recurrent(trace)
-        correction = self.recurrent(s_prev.detach()) - value
-        return value + correction.detach(), trace
+        through_trace = self.recurrent(trace)
+        return self.recurrent(s_prev.detach()).detach() + (through_trace - through_trace.detach()), trace
 
     # --- the fused kernels (nsb.kernels) ------------------------------------------------------
 

@@ -102,8 +102,18 @@ class Sym:
         if isinstance(other, Sym):
             return other.node
         if isinstance(other, (int, float, np.floating)) and not isinstance(other, bool):
+            if not np.isfinite(other):
+                raise TraceError(f"a step's constants must be finite, got {other}")
             return self.graph.add(Node("const", value=f32(other)))
         raise TraceError(f"a step can combine traced values with numbers only, got {type(other).__name__}")
+
+    def _divide(self, a: Any, b: Any) -> Sym:
+        # PyTorch divides by a Python number (and a number by a tensor) through a reciprocal, rounding
+        # twice; numpy, ONNX and the C++ round once: only a division of traced values is bit-exact
+        if not (isinstance(a, Sym) and isinstance(b, Sym)):
+            raise TraceError("a step may divide traced values only (an attribute, input or state), not by or into a "
+                             "Python number; multiply by the number's reciprocal, or make it an attribute")
+        return self._op("div", a.node, b.node)
 
     def _op(self, kind: str, *args: Node) -> Sym:
         return Sym(self.graph.add(Node(kind, args)), self.graph)
@@ -114,15 +124,16 @@ class Sym:
     def __rsub__(self, o): return self._op("sub", self._wrap(o), self.node)
     def __mul__(self, o): return self._op("mul", self.node, self._wrap(o))
     def __rmul__(self, o): return self._op("mul", self._wrap(o), self.node)
-    def __truediv__(self, o): return self._op("div", self.node, self._wrap(o))
-    def __rtruediv__(self, o): return self._op("div", self._wrap(o), self.node)
+    def __truediv__(self, o): return self._divide(self, o)
+    def __rtruediv__(self, o): return self._divide(o, self)
     def __neg__(self): return self._op("neg", self.node)
 
     def __bool__(self):
         raise TraceError("a step cannot branch on a traced value; branch on choice attributes (p.reset_mode == …) "
                          "or compute with f.fire")
 
-    __lt__ = __le__ = __gt__ = __ge__ = lambda self, other: self.__bool__()  # noqa: E731
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = lambda self, other: self.__bool__()  # noqa: E731
+    __hash__ = object.__hash__
 
 
 class _Primitives:
@@ -171,12 +182,28 @@ def trace(op: Op, variant: dict[str, str]) -> Step:
     new_states = {}
     for s in op.states:
         value = changed.get(s, getattr(state, s))
-        new_states[s] = value.node if isinstance(value, Sym) else Sym(spike, graph)._wrap(value)
+        if not isinstance(value, Sym) or not _depends_on_element(value.node):
+            raise TraceError(f"op {op.name}: the new value of state '{s}' must depend on the input or a state "
+                             "(one value per element), not only on numbers, attributes or per-neuron inputs")
+        new_states[s] = value.node
     new_states[SPIKE_STATE] = spike
     needed = _reachable([spike, *new_states.values()])
     nodes = [n for n in graph.nodes if n.id in needed]
     return Step(op, dict(variant), nodes, spike, new_states,
                 {k: n for k, n in graph.leaves.items() if n.id in needed})
+
+
+def _depends_on_element(node: Node) -> bool:
+    """Whether a value has one entry per element (it reads x or a state), not one per neuron or layer."""
+    todo, seen = [node], set()
+    while todo:
+        n = todo.pop()
+        if n.kind in ("x", "state"):
+            return True
+        if id(n) not in seen:
+            seen.add(id(n))
+            todo.extend(n.args)
+    return False
 
 
 def _reachable(outputs: list[Node]) -> set[int]:

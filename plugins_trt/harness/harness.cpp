@@ -11,6 +11,7 @@
 #include <cuda_runtime_api.h>
 #include <dlfcn.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -424,6 +425,19 @@ int main(int argc, char** argv) {
         check(runtime->onShapeChange(badIn.data(), static_cast<int32_t>(badIn.size()), goodOut.data(),
                                      static_cast<int32_t>(goodOut.size())) != 0 && !finder.logger.errors.empty(),
               c.op + " refuses a mismatched state shape");
+        bool const recurrent = std::find(c.inputs.begin(), c.inputs.end(), Shape{N, N}) != c.inputs.end();
+        if (recurrent) {  // a layer whose two steps of spikes exceed the block's shared memory
+            auto wide = descs(c.inputs, DataType::kFLOAT), wideOut = descs(c.outputs, DataType::kFLOAT);
+            int64_t const big = 6145;
+            for (auto* set : {&wide, &wideOut})
+                for (PluginTensorDesc& d : *set)
+                    for (int32_t i = 0; i < d.dims.nbDims; ++i)
+                        if (d.dims.d[i] == N) d.dims.d[i] = big;
+            finder.logger.errors.clear();
+            check(runtime->onShapeChange(wide.data(), static_cast<int32_t>(wide.size()), wideOut.data(),
+                                         static_cast<int32_t>(wideOut.size())) != 0 && !finder.logger.errors.empty(),
+                  c.op + " refuses a recurrent layer too wide for shared memory");
+        }
 
         if (gpu && devices > 0) gpuCheck(c, plugin, rng);
         delete plugin;

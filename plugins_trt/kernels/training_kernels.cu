@@ -18,16 +18,18 @@
                                         grad_x, a, g, steps, n, neurons);                                     \
     }
 
-// R-ops: one block per sample, 2·N floats of dynamic shared memory
+// R-ops: one block per sample, 2·N floats of dynamic shared memory. The launch bounds hold the register
+// count to what 1,024 threads can have (the launcher's largest block), spilling rather than failing.
 #define NSB_RECURRENT_KERNELS(Struct, name, SUFFIX, T)                                                         \
-    extern "C" __global__ void nsb_##name##_forward_##SUFFIX(const T* x, T* s, nsb::KernelArgs a,              \
+    extern "C" __global__ void __launch_bounds__(1024) nsb_##name##_forward_##SUFFIX(const T* x, T* s, nsb::KernelArgs a,              \
                                                               nsb::RecurrentArgs r, int steps, int batch,      \
                                                               int neurons) {                                  \
         extern __shared__ float shared[];                                                                     \
         nsb::recurrent_forward_sample<Struct, T>(blockIdx.x, threadIdx.x, blockDim.x, shared, x, s, a, r, steps, \
                                                  batch, neurons);                                             \
     }                                                                                                         \
-    extern "C" __global__ void nsb_##name##_backward_##SUFFIX(const T* s, const T* grad_s, float* grad_current, \
+    extern "C" __global__ void __launch_bounds__(1024) nsb_##name##_backward_##SUFFIX(const T* s, const T* grad_s, \
+                                                                                      float* grad_current,        \
                                                                nsb::KernelArgs a, nsb::GradArgs g,            \
                                                                nsb::RecurrentArgs r, int steps, int batch,    \
                                                                int neurons) {                                 \

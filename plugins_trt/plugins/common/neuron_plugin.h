@@ -32,6 +32,9 @@ inline int64_t volume(nvinfer1::Dims const& d, int32_t from = 0) {
     return v;
 }
 
+// an R-op's block keeps two steps of spikes (2·N floats) in the 48 KiB of default shared memory
+constexpr int64_t kMaxRecurrentNeurons = 6144;
+
 inline bool hasUnknownDims(nvinfer1::DynamicPluginTensorDesc const* in, int32_t nb) {
     for (int32_t i = 0; i < nb; ++i)
         for (int32_t j = 0; j < in[i].desc.dims.nbDims; ++j)
@@ -133,6 +136,11 @@ bool checkShapes(nvinfer1::PluginTensorDesc const* in, std::string& error) {
             error = "a recurrent op takes X [T, B, N], got rank " + std::to_string(x.nbDims);
             return false;
         }
+        if (neurons > kMaxRecurrentNeurons) {
+            error = "a recurrent layer of " + std::to_string(neurons) + " neurons does not fit: its block keeps two "
+                    "steps of spikes in shared memory, at most " + std::to_string(kMaxRecurrentNeurons) + " neurons";
+            return false;
+        }
         if (in[L::kWeights].dims.nbDims != 2 || in[L::kWeights].dims.d[0] != neurons ||
             in[L::kWeights].dims.d[1] != neurons || !isVector(L::kWeights + 1)) {
             error = "W_rec must be [N, N] and B_rec [N] with N = " + std::to_string(neurons);
@@ -161,8 +169,10 @@ __global__ void elementwiseForward(T const* x, T* s, KernelArgs a, int steps, lo
     forward_thread<Op, T>(static_cast<long>(blockIdx.x) * blockDim.x + threadIdx.x, x, s, a, steps, n, neurons);
 }
 
+// the launch bounds hold the register count to what the largest block (1,024 threads) can have
 template <class Op, typename T>
-__global__ void recurrentForward(T const* x, T* s, KernelArgs a, RecurrentArgs r, int steps, int batch, int neurons) {
+__global__ void __launch_bounds__(1024) recurrentForward(T const* x, T* s, KernelArgs a, RecurrentArgs r, int steps,
+                                                         int batch, int neurons) {
     extern __shared__ float shared[];
     recurrent_forward_sample<Op, T>(blockIdx.x, threadIdx.x, blockDim.x, shared, x, s, a, r, steps, batch, neurons);
 }
@@ -326,7 +336,17 @@ private:
 template <class Op>
 int32_t NeuronPlugin<Op>::enqueue(nvinfer1::PluginTensorDesc const* inputDesc, nvinfer1::PluginTensorDesc const*,
                                   void const* const* inputs, void* const* outputs, void*, cudaStream_t stream) noexcept {
-    if (volume(inputDesc[0].dims) == 0) return 0;
+    if (volume(inputDesc[0].dims) == 0) {  // no step: the final states are the initial ones
+        using L = Layout<Op>;
+        for (int32_t k = 0; k < L::kOutputs - 1; ++k) {
+            size_t const bytes = sizeof(float) * static_cast<size_t>(volume(inputDesc[L::kFirstState + k].dims));
+            cudaError_t const status =
+                cudaMemcpyAsync(outputs[1 + k], inputs[L::kFirstState + k], bytes, cudaMemcpyDeviceToDevice, stream);
+            if (status != cudaSuccess) return fail(std::string("copying the initial states failed: ") +
+                                                   cudaGetErrorString(status));
+        }
+        return 0;
+    }
     cudaError_t const status = inputDesc[0].type == nvinfer1::DataType::kHALF
                                    ? launchForward<Op, __half>(mAttributes, inputDesc, inputs, outputs, stream)
                                    : launchForward<Op, float>(mAttributes, inputDesc, inputs, outputs, stream);
