@@ -427,6 +427,35 @@ def mackey_glass(
     print("wrote " + ", ".join(str(v) for v in paths.values()))
 
 
+@app.command()
+def doctor(
+    device: str = typer.Option("auto", help="auto (cuda when a GPU is here), cpu or cuda."),
+    tensorrt: Optional[Path] = typer.Option(None, help="TensorRT install or its include folder, to build and check "
+                                            "the plugins (default: $TENSORRT_INCLUDE_DIR or $TensorRT_ROOT)."),
+    json_file: Optional[Path] = typer.Option(None, "--json", help="Also write the report as JSON."),
+    keep: Optional[Path] = typer.Option(None, help="Keep the plugin build and the test bundle in this folder."),
+) -> None:
+    """Check this install: the machine, the runtimes, every fused kernel, the TensorRT plugins and a bundle
+    on each runtime, each PASS / FAIL / SKIP with its reason. Exit 0 only if no check failed."""
+    _require_torch("doctor")
+    from nsb.doctor import render, run, write_json
+    from nsb.doctor.environment import gpu_arch
+
+    if device not in ("auto", "cpu", "cuda"):
+        raise NsbError(f"--device must be auto, cpu or cuda, got '{device}'")
+    if device == "cuda" and gpu_arch() is None:
+        raise NsbError("--device cuda but torch sees no CUDA device here; run nsb doctor without --device for the "
+                       "CPU checks, or on a GPU machine with a CUDA build of torch")
+    with console.status("checking (the kernels, the plugin build and a small bundle take a minute)"):
+        report = run(device, tensorrt, keep)
+    render(report, console)
+    if json_file is not None:
+        write_json(report, json_file)
+        console.print(f"wrote {json_file}")
+    if not report["passed"]:
+        raise typer.Exit(1)
+
+
 @plugins_app.command("build")
 def plugins_build(
     tensorrt: Optional[Path] = typer.Option(None, help="TensorRT install or its include folder (NvInferRuntime.h)."),

@@ -29,7 +29,7 @@ class OnnxRuntimeBackend:
     name = "onnxruntime"
 
     def __init__(self, bundle: Bundle, device: str, graph: str, precision: str = "fp32") -> None:
-        ort = require("onnxruntime", "onnxruntime", "pip install onnxruntime (or onnxruntime-gpu for --device cuda)")
+        ort = require("onnxruntime", "onnxruntime", "pip install 'nsb[cpu]' (or 'nsb[gpu]' on a CUDA machine)")
         onnx = require("onnx", "onnxruntime", "pip install onnx")
         self.model_file = {"custom": "model.onnx", "std": "model.std.onnx"}.get(graph)
         if self.model_file is None:
@@ -41,7 +41,7 @@ class OnnxRuntimeBackend:
         available = ort.get_available_providers()
         if device == "cuda" and "CUDAExecutionProvider" not in available:
             raise NsbError("onnxruntime here has no CUDA provider (available: " + ", ".join(available)
-                           + "); install onnxruntime-gpu or use --device cpu")
+                           + "); on a CUDA machine pip install 'nsb[gpu]' (instead of nsb[cpu]), or use --device cpu")
         if precision == "fp16":
             if graph != "std":
                 raise NsbError("--precision fp16 with onnxruntime runs the standard-op graph; add --graph std")

@@ -32,7 +32,7 @@ def find_headers(tensorrt: Path | None = None) -> Path:
     for c in [Path(c) for c in candidates if c]:
         for folder in (c, c / "include"):
             if (folder / "NvInferRuntime.h").is_file():
-                return folder
+                return folder.resolve()  # CMake runs in the build folder: a relative path would break
     raise NsbError("TensorRT headers (NvInferRuntime.h) not found; pass --tensorrt PATH (a TensorRT install or its "
                    "include folder) or set TensorRT_ROOT. The headers are in the public NVIDIA/TensorRT repository "
                    "(git archive release/10.3 include | tar -x -C .trt/10.3)")
