@@ -6,7 +6,8 @@ the gradients of the input, the initial states and every learned tensor compared
 (an R-op's recurrent sum may order differently from the library's matmul, so there a rare threshold
 tie is allowed and the gradients are compared on the samples whose spikes all agree), states and
 gradients within ``rtol`` of the largest magnitude. fp16/bf16 storage: the loop gets the same rounded
-inputs in fp32 (the kernels keep fp32 states), spikes must agree on 99.9 %; gradients are not compared.
+inputs in fp32 (the kernels keep fp32 states), spikes must agree on 99.9 % and ∂L/∂x, on the samples whose
+spikes all agree, within a relative L2 error of 5e-2.
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+#: fp16 keeps ~11 bits, bf16 ~8: a stored gradient's relative error is ~4e-3 before any accumulation
+HALF_GRAD_TOLERANCE = 5e-2
 from torch import Tensor
 
 
@@ -58,9 +62,14 @@ def compare_with_loop(neuron, x: Tensor, *, device: str, state=None, rtol: float
                       False, device)
     s1 = s1.float()
     agree = float((s1 == s2).float().mean())
-    if half:
-        ok = agree >= 0.999
-        return Comparison(ok, f"spikes agree on {agree:.4%}" + ("" if ok else " (< 99.9 %)"))
+    if half:  # storage rounding: spikes nearly all agree, ∂L/∂x within the storage's precision
+        samples = (s1 == s2).all(0).reshape(s1.shape[1], -1).all(-1)
+        gx1, gx2 = g1[0][2][:, samples].float(), g2[0][2][:, samples].float()
+        error = float((gx1 - gx2).norm() / gx2.norm().clamp_min(1e-12)) if samples.any() else 0.0
+        ok = agree >= 0.999 and error < HALF_GRAD_TOLERANCE
+        return Comparison(ok, f"spikes agree on {agree:.4%}, ∂L/∂x relative L2 error {error:.2e} over the "
+                              f"{int(samples.sum())} samples whose spikes all agree" +
+                              ("" if ok else f" (needs ≥ 99.9 % and < {HALF_GRAD_TOLERANCE:g})"))
     recurrent = neuron.recurrent is not None
     if not recurrent and not torch.equal(s1, s2):
         return Comparison(False, _first(s1, s2, s1 != s2, "spikes"))
