@@ -23,7 +23,7 @@ FORMAT = "nsb-bundle"
 # what a re-export changes, for the one-line refusal of a bundle written with another op set version
 _CHANGED = "op set 2: every op carries the last spike as a state and LIF resets as the seed does"
 FORMAT_VERSION = 1
-MODEL_FILES = {"model.onnx", "model.std.onnx", "model.ts"}
+MODEL_FILES = {"model.onnx", "model.std.onnx", "model.ts", "model.pt2", "model.nir"}
 
 
 class BundleError(NsbError):
@@ -103,7 +103,8 @@ class Bundle:
 
     def file(self, name: str) -> Path:
         if not self.has(name):
-            formats = {"model.onnx": "onnx", "model.std.onnx": "onnx", "model.ts": "torchscript"}
+            formats = {"model.onnx": "onnx", "model.std.onnx": "onnx", "model.ts": "torchscript", "model.pt2": "pt2",
+                       "model.nir": "nir"}
             hint = f"; export it with nsb export --format {formats[name]}" if name in formats else ""
             raise BundleError(f"bundle {self.path} has no {name}{hint}")
         return self.path / name
@@ -156,6 +157,11 @@ def check_input(bundle: Bundle, x: np.ndarray) -> None:
                           "(time-major [T, B, ...])")
     if not spec.get("dynamic_time", True) and x.shape[0] != spec["time_steps"]:
         raise BundleError(f"this model was exported for T = {spec['time_steps']} steps, got {x.shape[0]}")
+    t_max = spec.get("T_max")
+    if t_max is not None and x.shape[0] > t_max:
+        raise BundleError(f"this model runs at most T_max = {t_max} steps (a per-step parameter has one row per "
+                          f"step), got {x.shape[0]}; cut the input to {t_max} steps or train with "
+                          f"time_steps >= {x.shape[0]}")
 
 
 def check_onnx_ops(model: Any, source: str) -> None:

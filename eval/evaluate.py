@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nsb.eval.backends import Backend, load_backend
+from nsb.eval.backends import ONNX_BACKENDS, Backend, load_backend
 from nsb.eval.bundle import Bundle, BundleError, check_input
 from nsb.eval.fidelity import fidelity, task_score
 
@@ -30,14 +30,22 @@ def percentile_ms(times: list[float], q: float) -> float:
     return float(np.percentile(np.asarray(times) * 1e3, q))
 
 
-def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: str = "custom", batch_size: int = 64,
+def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: str | None = None, batch_size: int = 64,
              warmup: int = 2, repeats: int = 10, batch_sizes: tuple[int, ...] = (1, 8, 64),
-             precision: str = "fp32", engine: str | None = None, plugin_library: str | None = None) -> dict[str, Any]:
-    if precision not in ("fp32", "fp16"):
-        raise BundleError(f"--precision must be fp32 or fp16, got '{precision}'")
+             precision: str = "fp32", engine: str | None = None, plugin_library: str | None = None,
+             time_steps: int | None = None) -> dict[str, Any]:
+    """``time_steps``: the latency sweep's sequence length (the reference inputs repeated over time);
+    fidelity and score always use the reference inputs as stored."""
     reference = bundle.reference()
     x = reference.inputs
     check_input(bundle, x)
+    timed = x if time_steps is None else _lengthen(x, time_steps)
+    check_input(bundle, timed)
+    # an fp16 bundle's ONNX files run in fp16 whatever the flag asks: reported, not gated
+    fp16_bundle = bundle.manifest.get("precision") == "fp16" and backend_name in ONNX_BACKENDS
+    if fp16_bundle and precision != "fp32":
+        raise BundleError(f"this bundle's ONNX files are fp16 already (nsb export --precision fp16); drop "
+                          f"--precision {precision}")
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     # an engine is built for the largest batch it will see
@@ -69,7 +77,7 @@ def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: s
     counts_all = [np.concatenate(c) for c in counts]
     trains_all = [np.concatenate(t, axis=1) for t in trains]
     sweep = [b for b in dict.fromkeys((1, *sorted(set(batch_sizes)))) if b <= n] or [n]
-    latency = [_latency(backend, np.ascontiguousarray(x[:, :b]), warmup, repeats) for b in sweep]
+    latency = [_latency(backend, np.ascontiguousarray(timed[:, :b]), warmup, repeats) for b in sweep]
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     device_peak = backend.device_memory_peak() if hasattr(backend, "device_memory_peak") else None
     return {
@@ -78,14 +86,16 @@ def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: s
         "bundle": str(bundle.path),
         "model": bundle.manifest.get("name"),
         "backend": backend_name,
-        "graph": graph if backend_name in ("onnxruntime", "onnx-reference", "tensorrt") else None,
+        "graph": getattr(backend, "graph", graph) if backend_name in ONNX_BACKENDS else None,
         "device": device,
-        "precision": precision,
+        "precision": "fp16" if fp16_bundle else precision,
         "samples": int(n),
         "time_steps": int(x.shape[0]),
+        "latency_time_steps": int(timed.shape[0]),
         "score": task_score(bundle.task, output, reference.labels),
         "reference_score": task_score(bundle.task, reference.outputs, reference.labels),
-        "fidelity": fidelity(bundle.task, output, reference, counts_all, trains_all, gated=precision == "fp32"),
+        "fidelity": fidelity(bundle.task, output, reference, counts_all, trains_all,
+                             gated=precision == "fp32" and not fp16_bundle),
         "startup": {"load_s": load_s, "first_output_s": first_output_s,
                     **({"engine_build_s": backend.build_seconds} if getattr(backend, "build_seconds", None) else {})},
         "latency": latency,
@@ -100,6 +110,14 @@ def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: s
         "model_bytes": _size(bundle, backend.model_file),
         "machine": machine(),
     }
+
+
+def _lengthen(x: np.ndarray, time_steps: int) -> np.ndarray:
+    """``x`` cut or repeated along time to ``time_steps`` steps."""
+    if time_steps < 1:
+        raise BundleError(f"--time-steps must be at least 1, got {time_steps}")
+    reps = -(-time_steps // x.shape[0])
+    return np.concatenate([x] * reps, axis=0)[:time_steps]
 
 
 def _size(bundle: Bundle, name: str) -> int:

@@ -6,6 +6,7 @@ the formats asked for, ``reference.h5``, ``weights.h5``, ``config.toml`` and the
 
 from __future__ import annotations
 
+import copy
 import datetime
 import platform
 from pathlib import Path
@@ -43,11 +44,22 @@ def find_checkpoint(run_dir: Path, which: str) -> Path:
     raise NsbError(f"{run_dir} holds no checkpoint.pt; train first with nsb train")
 
 
+PRECISIONS = ("fp32", "fp16")
+# the formats an fp16 bundle can hold: the ONNX files (and an engine built from them)
+FP16_FORMATS = ("onnx", "engine")
+
+
 def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] = ("onnx",), samples: int = 256,
-               checkpoint: str = "best", dynamic_time: bool = True) -> Path:
+               checkpoint: str = "best", dynamic_time: bool = True, precision: str = "fp32") -> Path:
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
         raise NsbError(f"unknown export format {', '.join(unknown) or '(none)'}; choose from {', '.join(FORMATS)}")
+    if precision not in PRECISIONS:
+        raise NsbError(f"--precision must be fp32 or fp16, got '{precision}'")
+    if precision == "fp16" and any(f not in FP16_FORMATS for f in formats):
+        others = ", ".join(f for f in formats if f not in FP16_FORMATS)
+        raise NsbError(f"--precision fp16 writes ONNX files only, not {others}; export those into a separate fp32 "
+                       "bundle (nsb export RUN --format torchscript --out OTHER_DIR)")
     run_dir = Path(run_dir)
     ckpt = load_checkpoint(find_checkpoint(run_dir, checkpoint))
     cfg = from_dict(ckpt["config"], f"{run_dir} (saved config)")
@@ -64,6 +76,7 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
     output, names, counts, trains = reference_outputs(model, x, task.task, cfg.model.readout)
     deploy = DeployModel(model, task.task, cfg.model.readout)
     example = x[:, : min(2, x.shape[1])]
+    t_max = max_time_steps(deploy)
     files: dict[str, bytes] = {
         "reference.h5": write_reference(x, y, output, names, counts, trains),
         "weights.h5": write_weights(model),
@@ -75,7 +88,14 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
     if "onnx" in formats:
         from nsb.export.onnx_export import export_onnx, inline_functions
 
-        proto = export_onnx(deploy, example, dynamic_time=dynamic_time)
+        metadata = onnx_metadata(task, deploy, t_max, precision)
+        if precision == "fp16":
+            # the ops keep their membrane in float32 inside (nsb.ops.functions); weights and I/O are fp16
+            half = copy.deepcopy(deploy).half()
+            proto = export_onnx(half, example.half() if example.is_floating_point() else example,
+                                dynamic_time=dynamic_time, metadata=metadata)
+        else:
+            proto = export_onnx(deploy, example, dynamic_time=dynamic_time, metadata=metadata)
         ops = sorted({n.op_type for n in proto.graph.node if n.domain == DOMAIN})
         files["model.onnx"] = proto.SerializeToString()
         files["model.std.onnx"] = inline_functions(proto).SerializeToString()
@@ -89,7 +109,7 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
 
     manifest = {"footprint_bytes": footprint(model)}
     manifest |= _manifest(cfg.name, task, cfg.model.readout, x, names, [c.shape[1:] for c in counts], deploy, ops,
-                         dynamic_time)
+                         dynamic_time, t_max, precision)
     target = Path(out) if out is not None else Path("bundle") / cfg.name
     return write_bundle(target, files, manifest)
 
@@ -106,9 +126,28 @@ def _engine(onnx_bytes: bytes, time_steps: int) -> bytes:
         return build_engine(path, find_plugin_library(), "fp32", 64, time_steps)
 
 
+def max_time_steps(deploy: DeployModel) -> int | None:
+    """The longest sequence the model runs: the fewest rows of any per-step input (GLIF's conductance
+    has one row per step), or None when any length runs."""
+    rows = [int(p.shape[0]) for n in deploy.deploy_neurons
+            for name, p in zip(n.spec.parameter_inputs, n.params()) if name in n.spec.step_inputs]
+    return min(rows) if rows else None
+
+
+def onnx_metadata(task: Any, deploy: DeployModel, t_max: int | None, precision: str) -> dict[str, str]:
+    """``metadata_props`` of both ONNX files: what a runtime or an engineer cannot infer from the graph."""
+    props = {"nsb_version": __version__, "layout": "time-major: input [T, B, ...], spikes [T, B, ...]",
+             "precision": precision, "opsets": f"ai.onnx {OPSET}, {DOMAIN} {VERSION}",
+             "task": task.task, "readout": deploy.readout,
+             "time_steps": "any" if t_max is None else f"at most T_max = {t_max}"}
+    if t_max is not None:
+        props["T_max"] = str(t_max)
+    return props
+
+
 def _manifest(name: str, task: Any, readout: str, x: torch.Tensor, layers: list[str], shapes: list[tuple[int, ...]],
-              deploy: DeployModel,
-              ops: list[str], dynamic_time: bool) -> dict[str, Any]:
+              deploy: DeployModel, ops: list[str], dynamic_time: bool, t_max: int | None,
+              precision: str) -> dict[str, Any]:
     per_step = task_kind(task).per_step
     feature_shape = list(x.shape[2:])
     return {
@@ -118,7 +157,8 @@ def _manifest(name: str, task: Any, readout: str, x: torch.Tensor, layers: list[
                  "num_classes": task.num_classes, "time_steps": task.time_steps,
                  "frame_shape": task.info.get("frame_shape")},
         "input": {"name": "input", "shape": ["T", "B", *feature_shape], "dtype": str(x.dtype).replace("torch.", ""),
-                  "time_steps": int(x.shape[0]), "dynamic_time": dynamic_time},
+                  "time_steps": int(x.shape[0]), "dynamic_time": dynamic_time, "T_max": t_max},
+        "precision": precision,
         "outputs": [{"name": "output", "shape": ["T", "B", task.num_classes] if per_step else ["B", task.num_classes],
                      "meaning": "per-step outputs" if per_step else f"logits ({readout} over time)"}]
                    + [{"name": f"spikes_{i}", "layer": layer, "op": n.spec.name, "shape": ["T", "B", *shape]}

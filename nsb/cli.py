@@ -202,19 +202,22 @@ def data_download(
 def export_cmd(
     run_dir: Path = typer.Argument(..., help="Run directory written by nsb train (runs/<name>)."),
     formats: list[str] = typer.Option(["onnx"], "--format", "-f", help="onnx (model.onnx with nsb ops + "
-                                      "model.std.onnx with standard ops), torchscript (model.ts) or engine (a "
-                                      "TensorRT engine for this machine's GPU, model.engine). Repeatable."),
+                                      "model.std.onnx with standard ops), torchscript (model.ts) or "
+                                      "engine (a TensorRT engine for this machine's GPU, model.engine). Repeatable."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Bundle directory. Default: bundle/<run name>."),
     samples: int = typer.Option(256, help="Test samples stored in reference.h5 for evaluation."),
     checkpoint: str = typer.Option("best", help="best (best.pt, when the run kept one) or last (checkpoint.pt)."),
     static_time: bool = typer.Option(False, "--static-time", help="Fix the sequence length in the ONNX graph."),
+    precision: str = typer.Option("fp32", help="fp32, or fp16 ONNX files (weights and I/O fp16, each op's membrane "
+                                  "fp32 inside; what TensorRT's strongly typed mode builds as is)."),
 ) -> None:
     """Write a deployment bundle (ONNX/TorchScript, reference outputs, manifest) from a trained run."""
     _require_torch("export")
     from nsb.export.run import export_run
 
     with console.status("exporting"):
-        path = export_run(run_dir, out, tuple(formats), samples, checkpoint, dynamic_time=not static_time)
+        path = export_run(run_dir, out, tuple(formats), samples, checkpoint, dynamic_time=not static_time,
+                          precision=precision)
     import json
 
     manifest = json.loads((path / "manifest.json").read_text())
@@ -233,10 +236,15 @@ def _is_run_dir(path: Path) -> bool:
 def eval_cmd(
     bundle: Optional[Path] = typer.Argument(None, help="Bundle directory written by nsb export."),
     backend: str = typer.Option("onnxruntime", "--backend", "-b", help="torch, torchscript, onnxruntime, "
-                                "onnx-reference or tensorrt."),
+                                "onnx-reference, openvino or tensorrt."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
-    precision: str = typer.Option("fp32", help="fp32, or fp16 on cuda (reported, not gated)."),
-    graph: str = typer.Option("custom", help="ONNX backends: custom (model.onnx, nsb ops) or std (model.std.onnx)."),
+    precision: str = typer.Option("fp32", help="fp32 (the fidelity gate applies), fp16 on cuda, or bf16/fp16 "
+                                  "inference on the CPU with openvino (reported with the first divergent step, not "
+                                  "gated)."),
+    graph: Optional[str] = typer.Option(None, help="ONNX backends: custom (model.onnx, nsb ops; the default) or std "
+                                        "(model.std.onnx; the only one openvino runs)."),
+    time_steps: Optional[int] = typer.Option(None, "--time-steps", help="Sequence length of the latency sweep (the "
+                                             "reference inputs repeated over time). Default: as exported."),
     batch_size: int = typer.Option(64, help="Samples per run call for the accuracy and fidelity pass."),
     batch_sizes: list[int] = typer.Option([1, 8, 64], "--sweep", help="Batch sizes of the latency sweep (batch 1 "
                                           "always first). Repeatable."),
@@ -267,11 +275,11 @@ def eval_cmd(
     opened = Bundle(bundle)
     with console.status(f"evaluating on {backend}"):
         report = evaluate(opened, backend, device=device, graph=graph, batch_size=batch_size, repeats=repeats,
-                          batch_sizes=tuple(batch_sizes), precision=precision,
+                          batch_sizes=tuple(batch_sizes), precision=precision, time_steps=time_steps,
                           engine=str(engine) if engine else None, plugin_library=str(plugins) if plugins else None)
     suffix = ("-std" if graph == "std" and backend in ("onnxruntime", "onnx-reference", "tensorrt") else "")
     suffix += f"-{device}"
-    suffix += "-fp16" if precision == "fp16" else ""
+    suffix += f"-{report['precision']}" if report["precision"] != "fp32" else ""
     out = out or opened.path / "reports" / f"{backend}{suffix}"
     json_path, md_path = write_report(report, out)
     table = Table("measure", "value", title=f"{report['model']}: {backend}")

@@ -19,10 +19,14 @@ BACKENDS = {
     "onnxruntime": "nsb.eval.backends.onnxruntime_backend",
     "onnx-reference": "nsb.eval.backends.onnx_reference_backend",
     "tensorrt": "nsb.eval.backends.tensorrt",
+    "openvino": "nsb.eval.backends.openvino_backend",
 }
 
 
 FP16_BACKENDS = ("onnxruntime", "tensorrt", "torch", "torchscript")
+# backends that run a bundle's ONNX files, so an fp16 bundle runs in fp16 on them
+ONNX_BACKENDS = ("onnxruntime", "onnx-reference", "openvino", "tensorrt")
+PRECISIONS = ("fp32", "fp16", "bf16")
 
 
 class Backend(Protocol):
@@ -35,20 +39,38 @@ class Backend(Protocol):
     def synchronize(self) -> None: ...
 
 
-def load_backend(name: str, bundle, device: str = "cpu", graph: str = "custom", precision: str = "fp32",
+def load_backend(name: str, bundle, device: str = "cpu", graph: str | None = None, precision: str = "fp32",
                  **options) -> Backend:
-    """``options`` go to backends that take them (tensorrt: engine, plugin_library, max_batch)."""
+    """``options`` go to backends that take them (tensorrt: engine, plugin_library, max_batch).
+    ``graph`` None is the backend's own choice: model.onnx, or model.std.onnx for OpenVINO."""
     if name not in BACKENDS:
         raise NsbError(unknown("backend", name, BACKENDS))
     if device not in ("cpu", "cuda"):
         raise NsbError(f"--device must be cpu or cuda, got '{device}'")
-    if precision == "fp16" and (device != "cuda" or name not in FP16_BACKENDS):
-        raise NsbError(f"--precision fp16 needs --device cuda and one of the backends {', '.join(FP16_BACKENDS)}")
+    if precision not in PRECISIONS:
+        raise NsbError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    if name == "openvino":
+        pass  # fp32, bf16 or fp16 on the CPU, as the processor allows: the backend checks
+    elif precision == "bf16":
+        raise NsbError("--precision bf16 is OpenVINO's CPU inference precision; use --backend openvino, or fp16 on "
+                       "--device cuda")
+    elif precision == "fp16" and (device != "cuda" or name not in FP16_BACKENDS):
+        raise NsbError(f"--precision fp16 needs --device cuda and one of the backends {', '.join(FP16_BACKENDS)} "
+                       "(or --backend openvino on the CPU, or a bundle exported with nsb export --precision fp16)")
+    if graph is None and name != "openvino":
+        graph = "custom"
     module = importlib.import_module(BACKENDS[name])
     extra = {k: v for k, v in options.items() if v is not None} if name == "tensorrt" else {}
-    if precision == "fp16":
+    if precision != "fp32":
         extra["precision"] = precision
     return module.load(bundle, device=device, graph=graph, **extra)
+
+
+def onnx_input_type(model) -> np.dtype:
+    """The numpy type of an ONNX model's first input (float16 in an fp16 bundle)."""
+    from onnx.helper import tensor_dtype_to_np_dtype
+
+    return np.dtype(tensor_dtype_to_np_dtype(model.graph.input[0].type.tensor_type.elem_type))
 
 
 def require(module: str, backend: str, install: str):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nsb.errors import NsbError
-from nsb.eval.backends import require
+from nsb.eval.backends import onnx_input_type, require
 from nsb.eval.bundle import Bundle, check_onnx_ops
 from nsb.ops.functions import strip_functions
 
@@ -27,6 +27,7 @@ class OnnxReferenceBackend:
         if device != "cpu":
             raise NsbError("the onnx-reference backend runs on the CPU only; use --device cpu")
         self.device = device
+        self.graph = graph
         self.model_file = {"custom": "model.onnx", "std": "model.std.onnx"}.get(graph)
         if self.model_file is None:
             raise NsbError(f"--graph must be custom (model.onnx) or std (model.std.onnx), got '{graph}'")
@@ -34,10 +35,13 @@ class OnnxReferenceBackend:
         check_onnx_ops(model, self.model_file)
         # without the Scan functions, each nsb node runs its numpy kernel
         self.evaluator = ReferenceEvaluator(strip_functions(model), new_ops=reference_ops())
+        self.input_type = onnx_input_type(model)
         self.outputs = list(self.evaluator.output_names)
         self.input = self.evaluator.input_names[0]
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
+        if x.dtype != self.input_type and x.dtype.kind == "f":  # an fp16 bundle's input
+            x = x.astype(self.input_type)
         return list(self.evaluator.run(self.outputs, {self.input: x}))
 
     def synchronize(self) -> None:

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from nsb.errors import NsbError
-from nsb.eval.backends import require
+from nsb.eval.backends import onnx_input_type, require
 from nsb.eval.bundle import Bundle, check_onnx_ops
 
 PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
@@ -31,6 +31,7 @@ class OnnxRuntimeBackend:
     def __init__(self, bundle: Bundle, device: str, graph: str, precision: str = "fp32") -> None:
         ort = require("onnxruntime", "onnxruntime", "pip install 'nsb[cpu]' (or 'nsb[gpu]' on a CUDA machine)")
         onnx = require("onnx", "onnxruntime", "pip install onnx")
+        self.graph = graph
         self.model_file = {"custom": "model.onnx", "std": "model.std.onnx"}.get(graph)
         if self.model_file is None:
             raise NsbError(f"--graph must be custom (model.onnx) or std (model.std.onnx), got '{graph}'")
@@ -42,7 +43,10 @@ class OnnxRuntimeBackend:
         if device == "cuda" and "CUDAExecutionProvider" not in available:
             raise NsbError("onnxruntime here has no CUDA provider (available: " + ", ".join(available)
                            + "); on a CUDA machine pip install 'nsb[gpu]' (instead of nsb[cpu]), or use --device cpu")
+        self.input_type = onnx_input_type(model)
         if precision == "fp16":
+            if self.input_type == np.float16:
+                raise NsbError("this bundle is fp16 already (nsb export --precision fp16); drop --precision fp16")
             if graph != "std":
                 raise NsbError("--precision fp16 with onnxruntime runs the standard-op graph; add --graph std")
             model = to_fp16(model)
@@ -58,6 +62,8 @@ class OnnxRuntimeBackend:
         self.input = self.session.get_inputs()[0].name
 
     def _bind(self, x: np.ndarray):
+        if x.dtype != self.input_type and x.dtype.kind == "f":  # an fp16 bundle's input
+            x = x.astype(self.input_type)
         binding = self.session.io_binding()
         if self.device == "cuda":
             binding.bind_ortvalue_input(self.input, self.ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))

@@ -10,11 +10,17 @@ The Scan body is self-contained: the attributes, the per-neuron inputs and ``W_r
 it as loop-carried values passed through unchanged, never as outer-scope references (TensorRT's
 parser refuses those). The body computes the traced nodes in their order with one float operation
 each, as the numpy kernels and the PyTorch neuron do, so all agree bit for bit.
+
+The body is typed and computes in float32 whatever the model's element type: the constants are
+float32 ``Constant`` nodes and a spike is ``Cast(to=FLOAT)`` of the comparison. An fp16 model's
+function casts its inputs to float32 before the ``Scan`` and the spikes and states back after it,
+so the membrane never rounds to fp16 inside an op (docs/architecture.md §8). No ``CastLike``: OpenVINO
+cannot evaluate one inside a loop body, and TensorRT's strongly typed mode wants the types written.
 """
 
 from __future__ import annotations
 
-from onnx import AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, ValueInfoProto, helper
+from onnx import AttributeProto, FunctionProto, GraphProto, ModelProto, NodeProto, TensorProto, ValueInfoProto, helper
 
 from nsb.neurons.declare import STEP_STATE, Op, state_input, state_output
 from nsb.ops.schema import DOMAIN, ROUTING_ATTRIBUTES
@@ -44,21 +50,21 @@ class _Graph:
         self.nodes.append(helper.make_node(op_type, list(inputs), [out], name=name, **attrs))
         return out
 
-    def attribute(self, name: str, like: str) -> str:
-        """The function's float attribute ``name`` as a scalar of ``like``'s type."""
+    def attribute(self, name: str) -> str:
+        """The function's float attribute ``name`` as a float32 scalar."""
         self.count += 1
         node = helper.make_node("Constant", [], [f"{self.prefix}{name}_attr"], name=f"{self.prefix}attr{self.count}")
         node.attribute.append(AttributeProto(name="value_float", ref_attr_name=name, type=AttributeProto.FLOAT))
         self.nodes.append(node)
-        return self.op("CastLike", node.output[0], like)
+        return node.output[0]
 
-    def constant(self, value: float, like: str) -> str:
-        return self.op("CastLike", self.op("Constant", value_float=float(value)), like)
+    def constant(self, value: float) -> str:
+        return self.op("Constant", value_float=float(value))
 
 
-def _untyped(name: str) -> ValueInfoProto:
-    # a function is generic in its element type; a value info without a type is legal in a body
-    return ValueInfoProto(name=name)
+def _typed(name: str) -> ValueInfoProto:
+    # rank is left open: one function serves dense ([B, N]) and convolutional ([B, C, H, W]) layers
+    return helper.make_tensor_value_info(name, TensorProto.FLOAT, None)
 
 
 class _Onnx(Emitter):
@@ -72,13 +78,13 @@ class _Onnx(Emitter):
         self.LEAVES = {**self.LEAVES, "x": x_t}
 
     def constant(self, value: float) -> str:
-        return self.graph.constant(value, "x_t")
+        return self.graph.constant(value)
 
     def operation(self, node: Node, args: list[str]) -> str:
         g = self.graph
         if node.kind == "fire":
             test = "GreaterOrEqual" if self.step.fire_test == "greater_equal" else "Greater"
-            return g.op("CastLike", g.op(test, args[0], g.constant(0.0, args[0])), args[0])
+            return g.op("Cast", g.op(test, args[0], g.constant(0.0)), to=TensorProto.FLOAT)
         return g.op(_ONNX_OPS[node.kind], *args)
 
 
@@ -97,50 +103,60 @@ def _body(step: Step, carried: list[str]) -> GraphProto:
     outs += [g.op("Identity", c, out=f"{c}_kept") for c in carried]
     spike = g.op("Identity", values[step.spike.id], out="s_out")
     scanned = ["x_t", *(f"{n}_t" for n in op.step_inputs)]
-    return helper.make_graph(g.nodes, "step", [_untyped(n) for n in (*states_in, *carried, *scanned)],
-                             [_untyped(n) for n in (*outs, spike)])
+    return helper.make_graph(g.nodes, "step", [_typed(n) for n in (*states_in, *carried, *scanned)],
+                             [_typed(n) for n in (*outs, spike)])
 
 
-def op_function(op: Op, step: Step) -> FunctionProto:
-    """The function of one variant of ``op``: a Scan over time of the traced step."""
+def op_function(op: Op, step: Step, elem: int = TensorProto.FLOAT) -> FunctionProto:
+    """The function of one variant of ``op`` for tensors of type ``elem``: a Scan over time of the
+    traced step, computed in float32."""
     outer = _Graph("")
+    cast = elem != TensorProto.FLOAT
+
+    def f32(value: str) -> str:
+        return outer.op("Cast", value, to=TensorProto.FLOAT) if cast else value
+
     carried_in: list[str] = []
     body_names: list[str] = []
     for name in op.float_attributes:
-        carried_in.append(outer.attribute(name, "X"))
+        carried_in.append(outer.attribute(name))
         body_names.append(f"c_{name}")
     for name in op.inputs:
-        carried_in.append(name)
+        carried_in.append(f32(name))
         body_names.append(f"c_{name}")
-    scanned_inputs = ["X"]
+    scanned_inputs = [f32("X")]
     if op.step_inputs:  # this chunk's rows: C[T0 : T0 + T]
-        start = outer.op("Reshape", outer.op("Cast", state_input(STEP_STATE), to=7), outer.op("Constant", value_ints=[1]))
+        start = outer.op("Reshape", outer.op("Cast", state_input(STEP_STATE), to=TensorProto.INT64),
+                         outer.op("Constant", value_ints=[1]))
         stop = outer.op("Add", start, outer.op("Shape", "X", start=0, end=1))
         axis = outer.op("Constant", value_ints=[0])
-        scanned_inputs += [outer.op("Slice", n, start, stop, axis) for n in op.step_inputs]
+        scanned_inputs += [f32(outer.op("Slice", n, start, stop, axis)) for n in op.step_inputs]
     if op.recurrent:
-        carried_in += [outer.op("Transpose", "W_rec", perm=[1, 0]), "B_rec"]
+        carried_in += [outer.op("Transpose", f32("W_rec"), perm=[1, 0]), f32("B_rec")]
         body_names += ["w_rec_t", "b_rec"]
     body = _body(step, body_names)
-    states = [state_input(s) for s in op.element_states]
+    states = [f32(state_input(s)) for s in op.element_states]
     finals = [f"{s}_final" for s in op.element_states]
     kept = [f"{c}_unused" for c in carried_in]
-    outer.nodes.append(helper.make_node("Scan", [*states, *carried_in, *scanned_inputs], [*finals, *kept, "S"],
+    spikes = "S_f32" if cast else "S"
+    outer.nodes.append(helper.make_node("Scan", [*states, *carried_in, *scanned_inputs], [*finals, *kept, spikes],
                                         name="scan", body=body, num_scan_inputs=len(scanned_inputs)))
+    back = {"to": elem} if cast else {}
+    if cast:
+        outer.op("Cast", spikes, out="S", **back)
     for final, s in zip(finals, op.element_states):
-        outer.op("Identity", final, out=state_output(s))
+        outer.op("Cast" if cast else "Identity", final, out=state_output(s), **back)
     if op.step_inputs:
         steps = outer.op("Squeeze", outer.op("Shape", "X", start=0, end=1), outer.op("Constant", value_ints=[0]))
-        outer.op("Add", state_input(STEP_STATE), outer.op("CastLike", steps, state_input(STEP_STATE)),
-                 out=state_output(STEP_STATE))
+        outer.op("Add", state_input(STEP_STATE), outer.op("Cast", steps, to=elem), out=state_output(STEP_STATE))
     return helper.make_function(DOMAIN, op.name, list(op.onnx_inputs), list(op.onnx_outputs), outer.nodes,
                                 [helper.make_opsetid("", OPSET)], [*op.all_attributes, *ROUTING_ATTRIBUTES],
                                 overload=overload(step))
 
 
-def functions_for(op: Op, overloads: set[str] | None = None) -> list[FunctionProto]:
-    """The functions of ``op``'s variants (all, or those named in ``overloads``)."""
-    return [op_function(op, step) for step in variants(op) if overloads is None or overload(step) in overloads]
+def functions_for(op: Op, overloads: set[str] | None = None, elem: int = TensorProto.FLOAT) -> list[FunctionProto]:
+    """The functions of ``op``'s variants (all, or those named in ``overloads``) for ``elem`` tensors."""
+    return [op_function(op, step, elem) for step in variants(op) if overloads is None or overload(step) in overloads]
 
 
 def strip_functions(model: ModelProto) -> ModelProto:

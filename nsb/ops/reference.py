@@ -7,6 +7,7 @@ makes it an independent check of the function bodies that onnxruntime runs.
 
 from __future__ import annotations
 
+import numpy as np
 from onnx.reference.op_run import OpRun
 
 from nsb.neurons.declare import Op
@@ -18,7 +19,12 @@ from nsb.ops.schema import DOMAIN
 def _make(op: Op) -> type[OpRun]:
     def _run(self, *inputs, **attributes):
         # the node's attributes arrive as keywords; the TensorRT routing ones are not the kernel's
-        return tuple(run(op, *inputs, **attributes))
+        elem = inputs[0].dtype
+        if elem == np.float32:
+            return tuple(run(op, *inputs, **attributes))
+        # an fp16 model's op computes in float32 inside, as its Scan function does (nsb.ops.functions)
+        outs = run(op, *(i.astype(np.float32) for i in inputs), **attributes)
+        return tuple(o.astype(elem) for o in outs)
 
     return type(op.name, (OpRun,), {"op_domain": DOMAIN, "_run": _run})
 
