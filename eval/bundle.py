@@ -16,12 +16,14 @@ from typing import Any
 import numpy as np
 
 from nsb.errors import NsbError
+from nsb.ops.functions import GRAPH_FORMAT
 from nsb.ops.registry import ops
 from nsb.ops.schema import DOMAIN, VERSION
 
 FORMAT = "nsb-bundle"
 # what a re-export changes, for the one-line refusal of a bundle written with another op set version
 _CHANGED = "op set 2: every op carries the last spike as a state and LIF resets as the seed does"
+_GRAPH_CHANGE = "typed Scan bodies without CastLike, which OpenVINO and TensorRT's parser accept"
 FORMAT_VERSION = 1
 MODEL_FILES = {"model.onnx", "model.std.onnx", "model.ts", "model.pt2", "model.nir"}
 
@@ -46,6 +48,7 @@ class Bundle:
         self.manifest = self._read_manifest()
         self._check_files()
         self._check_ops()
+        self._check_graph_format()
 
     # --- checks --------------------------------------------------------------------------------
 
@@ -95,6 +98,14 @@ class Bundle:
                 raise BundleError(f"bundle uses {DOMAIN}::{name} version {version}, this nsb implements version "
                                   f"{VERSION} ({_CHANGED}); re-export the run with this nsb, or evaluate the bundle "
                                   "with the nsb that exported it")
+
+    def _check_graph_format(self) -> None:
+        if not (self.has("model.onnx") or self.has("model.std.onnx")):
+            return
+        written = self.manifest.get("graph_format", 1)
+        if written != GRAPH_FORMAT:
+            raise BundleError(f"this bundle's ONNX files follow graph format {written}, this nsb reads format "
+                              f"{GRAPH_FORMAT} ({_GRAPH_CHANGE}); re-export the run with this nsb (nsb export RUN_DIR)")
 
     # --- contents --------------------------------------------------------------------------------
 

@@ -89,6 +89,13 @@ class DeployModel(nn.Module):
             else:
                 self._swap(child, f"{path}.")
 
+    @property
+    def t_max(self) -> int | None:
+        """The longest sequence the model runs: the fewest rows of any per-step input (GLIF's conductance
+        has one row per step), or None when any length runs."""
+        rows = [int(getattr(n, name).shape[0]) for n in self.deploy_neurons for name in n.spec.step_inputs]
+        return min(rows) if rows else None
+
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         # a fresh list per call: torch.export restores module attributes after tracing, which
         # would silently break a list shared once at construction

@@ -24,11 +24,11 @@ from nsb.export.bundle import write_bundle
 from nsb.export.deploy import DeployModel
 from nsb.export.reference_data import evaluation_inputs, reference_outputs, write_reference, write_weights
 from nsb.models.build import build_model
-from nsb.ops.functions import OPSET
+from nsb.ops.functions import GRAPH_FORMAT, OPSET
 from nsb.ops.schema import DOMAIN, VERSION
 from nsb.tasks.kinds import task_kind
 
-FORMATS = ("onnx", "torchscript", "engine")
+FORMATS = ("onnx", "torchscript", "engine", "pt2")
 
 
 def find_checkpoint(run_dir: Path, which: str) -> Path:
@@ -76,7 +76,7 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
     output, names, counts, trains = reference_outputs(model, x, task.task, cfg.model.readout)
     deploy = DeployModel(model, task.task, cfg.model.readout)
     example = x[:, : min(2, x.shape[1])]
-    t_max = max_time_steps(deploy)
+    t_max = deploy.t_max
     files: dict[str, bytes] = {
         "reference.h5": write_reference(x, y, output, names, counts, trains),
         "weights.h5": write_weights(model),
@@ -105,6 +105,10 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
         from nsb.export.torchscript_export import export_torchscript
 
         files["model.ts"] = export_torchscript(deploy, example)
+    if "pt2" in formats:
+        from nsb.export.pt2_export import export_pt2
+
+        files["model.pt2"] = export_pt2(deploy, example, dynamic_time=dynamic_time)
     from nsb.metrics import footprint
 
     manifest = {"footprint_bytes": footprint(model)}
@@ -126,18 +130,11 @@ def _engine(onnx_bytes: bytes, time_steps: int) -> bytes:
         return build_engine(path, find_plugin_library(), "fp32", 64, time_steps)
 
 
-def max_time_steps(deploy: DeployModel) -> int | None:
-    """The longest sequence the model runs: the fewest rows of any per-step input (GLIF's conductance
-    has one row per step), or None when any length runs."""
-    rows = [int(p.shape[0]) for n in deploy.deploy_neurons
-            for name, p in zip(n.spec.parameter_inputs, n.params()) if name in n.spec.step_inputs]
-    return min(rows) if rows else None
-
-
 def onnx_metadata(task: Any, deploy: DeployModel, t_max: int | None, precision: str) -> dict[str, str]:
     """``metadata_props`` of both ONNX files: what a runtime or an engineer cannot infer from the graph."""
     props = {"nsb_version": __version__, "layout": "time-major: input [T, B, ...], spikes [T, B, ...]",
              "precision": precision, "opsets": f"ai.onnx {OPSET}, {DOMAIN} {VERSION}",
+             "graph_format": str(GRAPH_FORMAT),
              "task": task.task, "readout": deploy.readout,
              "time_steps": "any" if t_max is None else f"at most T_max = {t_max}"}
     if t_max is not None:
@@ -164,6 +161,7 @@ def _manifest(name: str, task: Any, readout: str, x: torch.Tensor, layers: list[
                    + [{"name": f"spikes_{i}", "layer": layer, "op": n.spec.name, "shape": ["T", "B", *shape]}
                       for i, (layer, n, shape) in enumerate(zip(layers, deploy.deploy_neurons, shapes))],
         "ops": [{"domain": DOMAIN, "name": op, "version": VERSION} for op in ops],
+        "graph_format": GRAPH_FORMAT,
         "versions": {"nsb": __version__, "torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET,
                      "python": platform.python_version()},
     }

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 from rich.console import Console
 
-from nsb.errors import NsbError
+from nsb.errors import NsbError, unknown
 
 app = typer.Typer(
     help="nsb: spiking neural networks on long temporal sequences. Train a benchmark from a TOML config "
@@ -202,7 +202,8 @@ def data_download(
 def export_cmd(
     run_dir: Path = typer.Argument(..., help="Run directory written by nsb train (runs/<name>)."),
     formats: list[str] = typer.Option(["onnx"], "--format", "-f", help="onnx (model.onnx with nsb ops + "
-                                      "model.std.onnx with standard ops), torchscript (model.ts) or "
+                                      "model.std.onnx with standard ops), torchscript (model.ts), pt2 (torch.export's "
+                                      "ExportedProgram, model.pt2) or "
                                       "engine (a TensorRT engine for this machine's GPU, model.engine). Repeatable."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Bundle directory. Default: bundle/<run name>."),
     samples: int = typer.Option(256, help="Test samples stored in reference.h5 for evaluation."),
@@ -235,7 +236,7 @@ def _is_run_dir(path: Path) -> bool:
 @app.command("eval")
 def eval_cmd(
     bundle: Optional[Path] = typer.Argument(None, help="Bundle directory written by nsb export."),
-    backend: str = typer.Option("onnxruntime", "--backend", "-b", help="torch, torchscript, onnxruntime, "
+    backend: str = typer.Option("onnxruntime", "--backend", "-b", help="torch, torchscript, pt2, onnxruntime, "
                                 "onnx-reference, openvino or tensorrt."),
     device: str = typer.Option("cpu", help="cpu or cuda."),
     precision: str = typer.Option("fp32", help="fp32 (the fidelity gate applies), fp16 on cuda, or bf16/fp16 "

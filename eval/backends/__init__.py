@@ -19,11 +19,14 @@ BACKENDS = {
     "onnxruntime": "nsb.eval.backends.onnxruntime_backend",
     "onnx-reference": "nsb.eval.backends.onnx_reference_backend",
     "tensorrt": "nsb.eval.backends.tensorrt",
+    "pt2": "nsb.eval.backends.pt2_backend",
     "openvino": "nsb.eval.backends.openvino_backend",
 }
 
 
-FP16_BACKENDS = ("onnxruntime", "tensorrt", "torch", "torchscript")
+# model.ts and model.pt2 hold their weights as fp32 constants (frozen / dtype-specialised), so fp16 on
+# a GPU is for the runtimes that convert the graph or build for it
+FP16_BACKENDS = ("onnxruntime", "tensorrt", "torch")
 # backends that run a bundle's ONNX files, so an fp16 bundle runs in fp16 on them
 ONNX_BACKENDS = ("onnxruntime", "onnx-reference", "openvino", "tensorrt")
 PRECISIONS = ("fp32", "fp16", "bf16")

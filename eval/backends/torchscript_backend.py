@@ -16,13 +16,14 @@ class TorchScriptBackend(TorchDevice):
 
     def __init__(self, bundle: Bundle, device: str, graph: str, precision: str = "fp32") -> None:
         self.torch = require("torch", "torchscript", "pip install torch")
+        if precision != "fp32":
+            raise NsbError("model.ts is frozen with fp32 weights, so TorchScript runs fp32 only; for fp16 use "
+                           "--backend onnxruntime --graph std, tensorrt or torch")
         check_device(self.torch, device)
         self.device = device
         try:
             self.module = self.torch.jit.load(str(bundle.file(self.model_file)), map_location=device).eval()
-            self.dtype = self.torch.float16 if precision == "fp16" else self.torch.float32
-            if precision == "fp16":
-                self.module = self.module.half()
+            self.dtype = self.torch.float32
         except RuntimeError as err:
             raise NsbError(f"model.ts does not load as TorchScript ({str(err).splitlines()[0][:160]}); "
                            "re-export the bundle") from None

@@ -27,6 +27,9 @@ from nsb.ops.schema import DOMAIN, ROUTING_ATTRIBUTES
 from nsb.ops.trace import Emitter, Node, Step, variants
 
 OPSET = 20
+# the ONNX graph rules a bundle's files follow (docs/deployment.md): 2 = typed float32 Scan bodies
+# without CastLike, unique node names, named initializers, metadata_props. Bundles record it.
+GRAPH_FORMAT = 2
 _ONNX_OPS = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "neg": "Neg"}
 
 

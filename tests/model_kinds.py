@@ -1,0 +1,99 @@
+"""Every kind of model nsb exports, small enough to train in seconds: the rows of the conformance
+matrix (tests/test_conformance.py, benchmarks/conformance_matrix.py).
+
+Each kind is a config and overrides; ``make_bundle`` trains it one epoch and exports every format,
+NIR too where NIR can express the model (else the refusal is kept as the reason its cell is skipped).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+SMALL = ["data.train_per_class=20", "data.test_per_class=4", "data.time_steps=25", "model.hidden=[24, 16]",
+         "train.batch_size=32", "train.epochs=1", "neuron.threshold=0.5"]
+FORMATS = ("onnx", "torchscript", "pt2")
+
+# name: (config file or None for the default, overrides, reference samples)
+KINDS: dict[str, tuple[str | None, list[str], int]] = {
+    "LIF hard": (None, SMALL + ["neuron.decay=0.9"], 40),
+    "LIF soft": (None, SMALL + ["neuron.decay=0.9", 'neuron.reset="soft"'], 40),
+    "LIF no reset": (None, SMALL + ["neuron.decay=0.8", 'neuron.reset="none"', "neuron.threshold=0.3"], 40),
+    "LIF soft immediate": (None, SMALL + ["neuron.decay=0.9", 'neuron.reset="soft"',
+                                          'neuron.reset_timing="immediate"'], 40),
+    "LIF V_rest + BN": (None, SMALL + ["neuron.decay=0.9", "neuron.v_rest=-0.2", 'model.norm="bn"'], 40),
+    "IF": (None, SMALL + ['model.neuron="if"'], 40),
+    "PLIF": (None, SMALL + ['model.neuron="plif"', "neuron.init_decay=0.8"], 40),
+    "ALIF": (None, SMALL + ['model.neuron="alif"', "neuron.threshold=0.3"], 40),
+    "adLIF": (None, SMALL + ['model.neuron="adlif"', "neuron.threshold=0.1"], 40),
+    "GLIF": (None, SMALL + ['model.neuron="glif"', "neuron.threshold=0.3"], 40),
+    "RLIF (recurrent)": (None, SMALL + ['model.neuron="rlif"', "neuron.decay=0.9", "model.recurrent=[true, false]"], 40),
+    "ALIF recurrent": (None, SMALL + ['model.neuron="alif"', "neuron.threshold=0.3", "model.recurrent=[true, false]"], 40),
+    "adLIF recurrent": (None, SMALL + ['model.neuron="adlif"', "neuron.threshold=0.1",
+                                       "model.recurrent=[true, false]"], 40),
+    "GLIF recurrent": (None, SMALL + ['model.neuron="glif"', "neuron.threshold=0.3", "model.recurrent=[true, false]"],
+                       40),
+    "conv SNN (DVS frames)": ("dvs_gesture.toml", ["model.channels=[4, 8]", "model.hidden=[16]", "train.epochs=1",
+                                                   "train.batch_size=4", "neuron.threshold=0.2",
+                                                   "data.time_steps=6", "data.size=16"], 8),
+    "regression (Mackey-Glass)": ("mackey_glass.toml", ["train.epochs=1", "model.hidden=[32]",
+                                                        "train.limit_train_batches=3", "neuron.threshold=0.2"], 8),
+    "language model (PTB)": ("ptb_rec.toml", ["data.time_steps=12", "model.embedding_dim=16", "model.hidden=[16, 16]",
+                                              "train.epochs=1", "train.batch_size=4", "neuron.threshold=0.05"], 4),
+}
+
+
+def _ptb_files(root: Path) -> None:
+    folder = root / "ptb"
+    folder.mkdir(parents=True, exist_ok=True)
+    text = "\n".join(" ".join(["a b c d e"] * 6) for _ in range(40))
+    for split in ("train", "valid", "test"):
+        (folder / f"{split}.txt").write_text(text)
+
+
+def _dvs_files(root: Path) -> None:
+    """A small DVS Gesture release in its real format (AEDAT 3.1): two users, eleven gestures each."""
+    from tests.test_data_dvs_gesture import write_aedat
+
+    folder = root / "DvsGesture"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    for user, split in (("user01_led", "train"), ("user02_led", "test")):
+        n = 6000
+        events = sorted((int(t), int(x), int(y), int(p)) for t, x, y, p in
+                        zip(rng.integers(0, 11_000_000, n), rng.integers(0, 128, n), rng.integers(0, 128, n),
+                            rng.integers(0, 2, n)))
+        write_aedat(folder / f"{user}.aedat", events, packet=256)
+        rows = "".join(f"{c + 1},{c * 1_000_000},{(c + 1) * 1_000_000}\n" for c in range(11))
+        (folder / f"{user}_labels.csv").write_text("class,startTime_usec,endTime_usec\n" + rows)
+        (folder / f"trials_to_{split}.txt").write_text(f"{user}.aedat\n")
+
+
+def make_bundle(kind: str, root: Path, formats: tuple[str, ...] = FORMATS, nir: bool = True) -> tuple[Path, str | None]:
+    """Train ``kind`` in ``root`` and export it; returns the bundle and, when NIR refused the model,
+    why (the bundle then holds every other format)."""
+    from nsb.config import load_config
+    from nsb.errors import NsbError
+    from nsb.export.run import export_run
+    from nsb.train import Trainer
+
+    config, overrides, samples = KINDS[kind]
+    root.mkdir(parents=True, exist_ok=True)
+    extra = []
+    if config == "ptb_rec.toml":
+        _ptb_files(root)
+        extra.append(f'data.root="{root}"')
+    if config == "dvs_gesture.toml":
+        _dvs_files(root)
+        extra.append(f'data.root="{root}"')
+    cfg = load_config(CONFIGS / config if config else None, overrides + extra + [f'out_dir="{root}"', 'name="run"'])
+    Trainer(cfg, progress=False).fit()
+    refused = None
+    if nir:
+        try:
+            return export_run(root / "run", root / "bundle", (*formats, "nir"), samples=samples), None
+        except NsbError as err:  # NIR cannot express this model: export the rest, keep the reason
+            refused = str(err)
+    return export_run(root / "run", root / "bundle", formats, samples=samples), refused
