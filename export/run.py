@@ -28,7 +28,7 @@ from nsb.ops.functions import GRAPH_FORMAT, OPSET
 from nsb.ops.schema import DOMAIN, VERSION
 from nsb.tasks.kinds import task_kind
 
-FORMATS = ("onnx", "torchscript", "engine", "pt2")
+FORMATS = ("onnx", "torchscript", "engine", "pt2", "nir")
 
 
 def find_checkpoint(run_dir: Path, which: str) -> Path:
@@ -112,6 +112,13 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
     from nsb.metrics import footprint
 
     manifest = {"footprint_bytes": footprint(model)}
+    if "nir" in formats:
+        from nsb.export.nir_export import export_nir
+
+        # NIR describes the trained network itself (not the deploy twin); what it cannot say exactly
+        # goes into the manifest and a warning
+        frame_shape = task.info.get("frame_shape")
+        files["model.nir"], manifest["nir"] = export_nir(model, cfg, tuple(frame_shape) if frame_shape else None)
     manifest |= _manifest(cfg.name, task, cfg.model.readout, x, names, [c.shape[1:] for c in counts], deploy, ops,
                          dynamic_time, t_max, precision)
     target = Path(out) if out is not None else Path("bundle") / cfg.name

@@ -203,7 +203,7 @@ def export_cmd(
     run_dir: Path = typer.Argument(..., help="Run directory written by nsb train (runs/<name>)."),
     formats: list[str] = typer.Option(["onnx"], "--format", "-f", help="onnx (model.onnx with nsb ops + "
                                       "model.std.onnx with standard ops), torchscript (model.ts), pt2 (torch.export's "
-                                      "ExportedProgram, model.pt2) or "
+                                      "ExportedProgram, model.pt2), nir (model.nir for neuromorphic toolchains) or "
                                       "engine (a TensorRT engine for this machine's GPU, model.engine). Repeatable."),
     out: Optional[Path] = typer.Option(None, "--out", "-o", help="Bundle directory. Default: bundle/<run name>."),
     samples: int = typer.Option(256, help="Test samples stored in reference.h5 for evaluation."),
@@ -307,6 +307,35 @@ def compare(
     for name, x, y in rows(left, right):
         table.add_row(name, x, y)
     console.print(table)
+
+
+@app.command()
+def conformance(
+    bundle: Path = typer.Argument(..., help="Bundle directory written by nsb export."),
+    runtimes: list[str] = typer.Option([], "--runtime", "-r", help="Only these runtimes (repeatable); default: all."),
+) -> None:
+    """Run a bundle on every runtime installed here (onnxruntime, onnx.reference, OpenVINO, TensorRT's parser,
+    TorchScript, torch.export, snnTorch via NIR): PASS / FAIL / SKIP each, by the fidelity gate."""
+    from rich.table import Table
+
+    from nsb.eval.bundle import Bundle
+    from nsb.eval.conformance import RUNTIMES, check
+
+    opened = Bundle(bundle)
+    for name in runtimes:
+        if name not in RUNTIMES:
+            raise NsbError(unknown("runtime", name, RUNTIMES))
+    table = Table("runtime", "result", "detail", title=f"{opened.manifest.get('name')}: conformance")
+    failed = False
+    colour = {"pass": "green", "fail": "red", "skip": "yellow"}
+    for name in runtimes or list(RUNTIMES):
+        with console.status(f"checking {name}"):
+            cell = check(opened, name)
+        failed |= cell.status == "fail"
+        table.add_row(RUNTIMES[name][0].label, f"[{colour[cell.status]}]{cell.status.upper()}[/]", cell.detail)
+    console.print(table)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
