@@ -2,9 +2,9 @@
 
 OpenVINO has no ``nsb`` ops, so it reads the standard-op twin, as any runtime that did not come
 with nsb would. Its CPU plugin infers in bf16 (or fp16) by default on processors that have it, which
-silently changed 82 % of a recurrent model's predictions; so the precision hint is always set, f32
-unless ``--precision bf16|fp16`` asks for another (reported, not gated), and a precision the CPU
-lacks is refused rather than quietly run in f32.
+silently cost a recurrent model most of its predictions (docs/deployment.md); so the precision hint
+is always set, f32 unless ``--precision bf16|fp16`` asks for another (reported, not gated), and a
+precision the CPU lacks is refused rather than quietly run in f32.
 """
 
 from __future__ import annotations
