@@ -46,6 +46,12 @@ class DeployNeuron(nn.Module):
             state = self.neuron.initial_state(x[0])
         # every op state is a tensor of the input's dtype (the step index included)
         state = tuple(t.to(x.dtype) for t in state)
+        spikes, final = self.run_op(x, state)
+        self.sink.append(spikes)
+        return spikes, final
+
+    def run_op(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """The op on the whole sequence: one nsb node under ONNX export, else its TorchScript kernel."""
         if torch.onnx.is_in_onnx_export():
             attrs = {**self.attributes, "plugin_namespace": PLUGIN_NAMESPACE, "plugin_version": PLUGIN_VERSION}
             inputs = (x, *self.params(), *state)
@@ -53,11 +59,8 @@ class DeployNeuron(nn.Module):
                 f"{DOMAIN}::{self.spec.name}", inputs, attrs,
                 dtypes=tuple(t.dtype for t in (x, *state)), shapes=tuple(t.shape for t in (x, *state)),
                 version=VERSION)
-            spikes, final = outs[0], tuple(outs[1:])
-        else:
-            spikes, final = torch_kernels.run(self.spec, self.attributes, x, self.params(), state)
-        self.sink.append(spikes)
-        return spikes, final
+            return outs[0], tuple(outs[1:])
+        return torch_kernels.run(self.spec, self.attributes, x, self.params(), state)
 
 
 class DeployModel(nn.Module):

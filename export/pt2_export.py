@@ -95,15 +95,8 @@ def scan_sequence(op: Op, attributes: dict, x: Tensor, params: tuple[Tensor, ...
 class _ScanNeuron(DeployNeuron):
     """A :class:`DeployNeuron` whose op runs as :func:`scan_sequence` (only inside :func:`export_pt2`)."""
 
-    def forward(self, x: Tensor, state: tuple[Tensor, ...] | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
-        if self.pre is not None:
-            x = self.pre(x.reshape(-1, x.shape[-1])).reshape(x.shape)
-        if state is None:
-            state = self.neuron.initial_state(x[0])
-        state = tuple(t.to(x.dtype) for t in state)
-        spikes, final = scan_sequence(self.spec, self.attributes, x, self.params(), state)
-        self.sink.append(spikes)
-        return spikes, final
+    def run_op(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
+        return scan_sequence(self.spec, self.attributes, x, self.params(), state)
 
 
 def scan_twin(deploy: DeployModel) -> DeployModel:

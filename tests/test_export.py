@@ -120,13 +120,14 @@ def test_model_onnx_has_one_nsb_node_per_layer_and_dynamic_time(tmp_path):
     assert len(got) == 3 and got[1].shape == (11, 7, 24)
 
 
-def test_torchscript_runs_without_nsb(tmp_path):
+def run_without_nsb(tmp_path: Path, load: str, x: np.ndarray) -> list[np.ndarray]:
+    """Run ``load`` (Python that sets ``model`` from a file) on ``x`` in a fresh interpreter where nsb is not
+    importable; the outputs come back as arrays."""
+    import os
     import subprocess
     import sys
 
-    bundle = train_and_export(tmp_path, SMALL + CASES["rlif-recurrent"], formats=("torchscript",))
-    ref = Bundle(bundle).reference()
-    np.save(tmp_path / "x.npy", ref.inputs)
+    np.save(tmp_path / "x.npy", x)
     # -S: no site processing, so the editable install's .pth does not run; torch's folder is added by hand
     site_packages = str(Path(torch.__file__).resolve().parents[1])
     script = f"""
@@ -138,20 +139,21 @@ try:
 except ImportError:
     pass
 import numpy as np, torch
-m = torch.jit.load({str(bundle / 'model.ts')!r})
-out = m(torch.from_numpy(np.load({str(tmp_path / 'x.npy')!r})))
-np.save({str(tmp_path / 'y.npy')!r}, out[0].numpy())
+{load}
+out = model(torch.from_numpy(np.load({str(tmp_path / 'x.npy')!r})))
+assert not any(name.startswith('nsb') for name in sys.modules), 'loading the model imported nsb'
+for i, o in enumerate(out):
+    np.save({str(tmp_path)!r} + f'/out{{i}}.npy', o.numpy())
 """
-    done = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, cwd=tmp_path)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref.outputs, atol=1e-5)
+    return [np.load(f) for f in sorted(tmp_path.glob("out*.npy"), key=lambda f: int(f.stem[3:]))]
 
 
-def test_conv_model_exports(tmp_path):
-    """The conv SNN for event frames: per-step Conv2d and pooling around LIF ops, time and batch dynamic."""
+def conv_model(seed: int = 0):
+    """An untrained conv SNN for 2×16×16 event frames (channels 4, 8; 16 hidden), in eval mode, and its config."""
     from nsb.data.common import TaskData
-    from nsb.export.deploy import DeployModel
-    from nsb.export.onnx_export import export_onnx, inline_functions
     from nsb.models.build import build_model
 
     cfg = load_config(CONFIGS / "dvs_gesture.toml", ["model.channels=[4, 8]", "model.hidden=[16]",
@@ -159,8 +161,23 @@ def test_conv_model_exports(tmp_path):
     empty = torch.empty(0)
     task = TaskData("classification", empty, empty, input_size=2 * 16 * 16, num_classes=11, time_steps=6,
                     info={"frame_shape": (2, 16, 16)})
-    torch.manual_seed(0)
-    model = build_model(cfg, task).eval()
+    torch.manual_seed(seed)
+    return build_model(cfg, task).eval(), cfg
+
+
+def test_torchscript_runs_without_nsb(tmp_path):
+    bundle = train_and_export(tmp_path, SMALL + CASES["rlif-recurrent"], formats=("torchscript",))
+    ref = Bundle(bundle).reference()
+    out = run_without_nsb(tmp_path, f"model = torch.jit.load({str(bundle / 'model.ts')!r})", ref.inputs)
+    np.testing.assert_allclose(out[0], ref.outputs, atol=1e-5)
+
+
+def test_conv_model_exports(tmp_path):
+    """The conv SNN for event frames: per-step Conv2d and pooling around LIF ops, time and batch dynamic."""
+    from nsb.export.deploy import DeployModel
+    from nsb.export.onnx_export import export_onnx, inline_functions
+
+    model, cfg = conv_model()
     deploy = DeployModel(model, "classification", cfg.model.readout)
     x = (torch.rand(6, 3, 2, 16, 16) < 0.3).float()
     proto = export_onnx(deploy, x[:, :2])

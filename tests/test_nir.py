@@ -33,7 +33,7 @@ import torch
 
 from nsb.errors import NsbError
 from nsb.eval.bundle import Bundle
-from test_export import CASES, CONFIGS, SMALL, train_and_export
+from test_export import CASES, CONFIGS, SMALL, conv_model, train_and_export
 
 nir = pytest.importorskip("nir")
 
@@ -281,33 +281,30 @@ def test_language_model_is_refused():
         export_nir(model, cfg)
 
 
-def test_cli_refusal_is_one_line_exit_2(tmp_path):
+def _train_and_export_nir_cli(tmp_path: Path, case: str) -> tuple[subprocess.CompletedProcess, list[str]]:
+    """Train ``case`` and run ``nsb export --format nir`` as a user would; the run and stderr's lines."""
     from nsb.config import load_config
     from nsb.train import Trainer
 
-    cfg = load_config(None, SMALL + CASES["glif"] + [f'out_dir="{tmp_path}"', 'name="run"'])
+    cfg = load_config(None, SMALL + CASES[case] + [f'out_dir="{tmp_path}"', 'name="run"'])
     Trainer(cfg, progress=False).fit()
     done = subprocess.run([sys.executable, "-m", "nsb.cli", "export", str(tmp_path / "run"), "--format", "nir",
                            "--out", str(tmp_path / "bundle"), "--samples", "4"],
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    return done, [line for line in done.stderr.splitlines() if line.strip()]
+
+
+def test_cli_refusal_is_one_line_exit_2(tmp_path):
+    done, lines = _train_and_export_nir_cli(tmp_path, "glif")
     assert done.returncode == 2, done.stdout + done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert lines[0].startswith("nsb: error: layers.0.neuron: the glif neuron (op GLIF) has no NIR node"), lines[0]
     assert not (tmp_path / "bundle").exists()
 
 
 def test_cli_lossy_export_warns_in_one_line(tmp_path):
-    from nsb.config import load_config
-    from nsb.train import Trainer
-
-    cfg = load_config(None, SMALL + CASES["lif-soft"] + [f'out_dir="{tmp_path}"', 'name="run"'])
-    Trainer(cfg, progress=False).fit()
-    done = subprocess.run([sys.executable, "-m", "nsb.cli", "export", str(tmp_path / "run"), "--format", "nir",
-                           "--out", str(tmp_path / "bundle"), "--samples", "4"],
-                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    done, lines = _train_and_export_nir_cli(tmp_path, "lif-soft")
     assert done.returncode == 0, done.stdout + done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "NirLossyWarning: model.nir is not exact: reset in layers.0.neuron, layers.1.neuron" \
         in lines[0], done.stderr
     manifest = json.loads((tmp_path / "bundle" / "manifest.json").read_text())
@@ -318,18 +315,9 @@ def test_cli_lossy_export_warns_in_one_line(tmp_path):
 # --- the conv model -----------------------------------------------------------------------------------------
 
 def test_conv_model_maps_conv_pool_flatten_exactly():
-    from nsb.config import load_config
-    from nsb.data.common import TaskData
-    from nsb.models.build import build_model
     from nsb.models.probe import recorded_spikes
 
-    cfg = load_config(CONFIGS / "dvs_gesture.toml", ["model.channels=[4, 8]", "model.hidden=[16]",
-                                                     "neuron.threshold=0.2"])
-    empty = torch.empty(0)
-    task = TaskData("classification", empty, empty, input_size=2 * 16 * 16, num_classes=11, time_steps=6,
-                    info={"frame_shape": (2, 16, 16)})
-    torch.manual_seed(0)
-    model = build_model(cfg, task)
+    model, cfg = conv_model()
     with torch.no_grad():  # trained-looking BN statistics, so that folding them is tested
         for m in model.modules():
             if isinstance(m, torch.nn.BatchNorm1d):

@@ -8,12 +8,11 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from test_export import CASES, CONFIGS, SMALL, assert_faithful, train_and_export
+from test_export import CASES, SMALL, assert_faithful, conv_model, run_without_nsb, train_and_export
 
 from nsb.errors import NsbError
 from nsb.eval.bundle import Bundle
@@ -56,19 +55,11 @@ def test_pt2_per_step_op_takes_at_most_its_rows(tmp_path):
 
 def test_conv_model_exports_pt2():
     """Per-step Conv2d and pooling around LIF scans, time and batch dynamic."""
-    from nsb.config import load_config
-    from nsb.data.common import TaskData
     from nsb.export.deploy import DeployModel
     from nsb.export.pt2_export import export_program
-    from nsb.models.build import build_model
 
-    cfg = load_config(CONFIGS / "dvs_gesture.toml", ["model.channels=[4, 8]", "model.hidden=[16]",
-                                                     "neuron.threshold=0.2"])
-    empty = torch.empty(0)
-    task = TaskData("classification", empty, empty, input_size=2 * 16 * 16, num_classes=11, time_steps=6,
-                    info={"frame_shape": (2, 16, 16)})
-    torch.manual_seed(0)
-    deploy = DeployModel(build_model(cfg, task).eval(), "classification", cfg.model.readout)
+    model, cfg = conv_model()
+    deploy = DeployModel(model, "classification", cfg.model.readout)
     x = (torch.rand(6, 3, 2, 16, 16) < 0.3).float()
     program = export_program(deploy, x[:, :2]).module()
     for sample in (x, (torch.rand(9, 5, 2, 16, 16) < 0.3).float()):
@@ -83,32 +74,11 @@ def test_conv_model_exports_pt2():
 def test_pt2_runs_without_nsb(tmp_path):
     bundle = train_and_export(tmp_path, SMALL + CASES["glif-recurrent"], formats=("pt2",))
     ref = Bundle(bundle).reference()
-    np.save(tmp_path / "x.npy", ref.inputs)
-    # -S: no site processing, so the editable install's .pth does not run; torch's folder is added by hand
-    site_packages = str(Path(torch.__file__).resolve().parents[1])
-    script = f"""
-import sys
-sys.path.append({site_packages!r})
-try:
-    import nsb
-    raise SystemExit('nsb is still importable')
-except ImportError:
-    pass
-import numpy as np, torch
-program = torch.export.load({str(bundle / 'model.pt2')!r})
-out = program.module()(torch.from_numpy(np.load({str(tmp_path / 'x.npy')!r})))
-assert not any(name.startswith('nsb') for name in sys.modules), 'loading model.pt2 imported nsb'
-np.save({str(tmp_path / 'y.npy')!r}, out[0].numpy())
-for i, s in enumerate(out[1:]):
-    np.save({str(tmp_path)!r} + f'/s{{i}}.npy', s.numpy())
-"""
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    done = subprocess.run([sys.executable, "-S", "-c", script], capture_output=True, text=True, cwd=tmp_path,
-                          env=env)
-    assert done.returncode == 0, done.stderr
-    np.testing.assert_allclose(np.load(tmp_path / "y.npy"), ref.outputs, atol=1e-5)
-    for i, counts in enumerate(ref.spike_counts):
-        np.testing.assert_array_equal(np.load(tmp_path / f"s{i}.npy").sum(0), counts)
+    load = f"model = torch.export.load({str(bundle / 'model.pt2')!r}).module()"
+    out = run_without_nsb(tmp_path, load, ref.inputs)
+    np.testing.assert_allclose(out[0], ref.outputs, atol=1e-5)
+    for spikes, counts in zip(out[1:], ref.spike_counts):
+        np.testing.assert_array_equal(spikes.sum(0), counts)
 
 
 def test_cli_eval_pt2_and_a_corrupt_model_pt2(tmp_path):
