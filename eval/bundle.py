@@ -25,7 +25,6 @@ FORMAT = "nsb-bundle"
 _CHANGED = "op set 2: every op carries the last spike as a state and LIF resets as the seed does"
 _GRAPH_CHANGE = "typed Scan bodies without CastLike, which OpenVINO and TensorRT's parser accept"
 FORMAT_VERSION = 1
-MODEL_FILES = {"model.onnx", "model.std.onnx", "model.ts", "model.pt2", "model.nir"}
 
 
 class BundleError(NsbError):

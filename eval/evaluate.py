@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from nsb.eval.backends import ONNX_BACKENDS, Backend, load_backend
+from nsb.eval.backends import ONNX_BACKENDS, Backend, load_backend, runs_fp16_files
 from nsb.eval.bundle import Bundle, BundleError, check_input
 from nsb.eval.fidelity import fidelity, task_score
 
@@ -39,13 +39,12 @@ def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: s
     reference = bundle.reference()
     x = reference.inputs
     check_input(bundle, x)
-    timed = x if time_steps is None else _lengthen(x, time_steps)
-    check_input(bundle, timed)
-    # an fp16 bundle's ONNX files run in fp16 whatever the flag asks: reported, not gated
-    fp16_bundle = bundle.manifest.get("precision") == "fp16" and backend_name in ONNX_BACKENDS
-    if fp16_bundle and precision != "fp32":
-        raise BundleError(f"this bundle's ONNX files are fp16 already (nsb export --precision fp16); drop "
-                          f"--precision {precision}")
+    timed = x
+    if time_steps is not None:
+        timed = _lengthen(x, time_steps)
+        check_input(bundle, timed)
+    # an fp16 bundle's ONNX files run in fp16 (load_backend refuses another --precision): reported, not gated
+    fp16_bundle = runs_fp16_files(bundle, backend_name)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     t0 = time.perf_counter()
     # an engine is built for the largest batch it will see

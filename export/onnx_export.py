@@ -98,23 +98,24 @@ def name_initializers(model: ModelProto, deploy: DeployModel) -> None:
     tensors = {name.removeprefix("model."): t.detach().float().cpu().numpy()
                for name, t in [*deploy.named_parameters(), *deploy.named_buffers()] if t.dim() > 0}
     renames: dict[str, str] = {}
-    taken: set[str] = set()
     for count, init in enumerate(model.graph.initializer):
-        value = numpy_helper.to_array(init).astype(np.float32) if init.data_type in (1, 10, 16) else None
         name = init.name.removeprefix("model.") if init.name.startswith("model.") else None
-        if name is None and value is not None and value.ndim > 0:
-            for candidate, tensor in tensors.items():
-                if tensor.shape == value.shape and np.array_equal(tensor, value):
-                    name = candidate
-                elif tensor.ndim == 2 and tensor.T.shape == value.shape and np.array_equal(tensor.T, value):
-                    name = f"{candidate}.T"
-                if name is not None and name not in taken:
-                    break
-                name = None
-        name = name if name is not None and name not in taken else f"constant_{count}"
-        taken.add(name)
-        renames[init.name] = name
+        if name is None and init.data_type in (TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.BFLOAT16):
+            name = _holder(numpy_helper.to_array(init).astype(np.float32), tensors, set(renames.values()))
+        renames[init.name] = name if name is not None and name not in renames.values() else f"constant_{count}"
     _rename_values(model.graph, renames)
+
+
+def _holder(value: np.ndarray, tensors: dict[str, np.ndarray], taken: set[str]) -> str | None:
+    """The parameter ``value`` holds as it is or transposed (``name.T``), not yet given to another."""
+    if value.ndim == 0:
+        return None
+    for name, tensor in tensors.items():
+        for candidate, held in ((name, tensor), (f"{name}.T", tensor.T if tensor.ndim == 2 else None)):
+            if (held is not None and candidate not in taken and held.shape == value.shape
+                    and np.array_equal(held, value)):
+                return candidate
+    return None
 
 
 def _rename_values(graph: onnx.GraphProto, renames: dict[str, str]) -> None:

@@ -52,6 +52,9 @@ def load_backend(name: str, bundle, device: str = "cpu", graph: str | None = Non
         raise NsbError(f"--device must be cpu or cuda, got '{device}'")
     if precision not in PRECISIONS:
         raise NsbError(f"--precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+    if precision != "fp32" and runs_fp16_files(bundle, name):
+        raise NsbError(f"this bundle's ONNX files are fp16 already (nsb export --precision fp16); drop "
+                       f"--precision {precision}")
     if name == "openvino":
         pass  # fp32, bf16 or fp16 on the CPU, as the processor allows: the backend checks
     elif precision == "bf16":
@@ -67,6 +70,16 @@ def load_backend(name: str, bundle, device: str = "cpu", graph: str | None = Non
     if precision != "fp32":
         extra["precision"] = precision
     return module.load(bundle, device=device, graph=graph, **extra)
+
+
+def runs_fp16_files(bundle, name: str) -> bool:
+    """Whether backend ``name`` runs ``bundle``'s fp16 ONNX files (fidelity then reported, not gated)."""
+    return bundle.manifest.get("precision") == "fp16" and name in ONNX_BACKENDS
+
+
+def as_input(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``x`` in the model's input type: an fp16 bundle takes fp16; integer tokens stay as they are."""
+    return x.astype(dtype) if x.dtype != dtype and x.dtype.kind == "f" else x
 
 
 def onnx_input_type(model) -> np.dtype:

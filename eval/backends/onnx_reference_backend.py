@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nsb.errors import NsbError
-from nsb.eval.backends import onnx_input_type, require
+from nsb.eval.backends import as_input, onnx_input_type, require
 from nsb.eval.bundle import Bundle, check_onnx_ops
 from nsb.ops.functions import strip_functions
 
@@ -40,9 +40,7 @@ class OnnxReferenceBackend:
         self.input = self.evaluator.input_names[0]
 
     def run(self, x: np.ndarray) -> list[np.ndarray]:
-        if x.dtype != self.input_type and x.dtype.kind == "f":  # an fp16 bundle's input
-            x = x.astype(self.input_type)
-        return list(self.evaluator.run(self.outputs, {self.input: x}))
+        return list(self.evaluator.run(self.outputs, {self.input: as_input(x, self.input_type)}))
 
     def synchronize(self) -> None:
         pass

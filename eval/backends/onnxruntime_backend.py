@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from nsb.errors import NsbError
-from nsb.eval.backends import onnx_input_type, require
+from nsb.eval.backends import as_input, onnx_input_type, require
 from nsb.eval.bundle import Bundle, check_onnx_ops
 
 PROVIDERS = {"cpu": ["CPUExecutionProvider"], "cuda": ["CUDAExecutionProvider", "CPUExecutionProvider"]}
@@ -45,8 +45,6 @@ class OnnxRuntimeBackend:
                            + "); on a CUDA machine pip install 'nsb[gpu]' (instead of nsb[cpu]), or use --device cpu")
         self.input_type = onnx_input_type(model)
         if precision == "fp16":
-            if self.input_type == np.float16:
-                raise NsbError("this bundle is fp16 already (nsb export --precision fp16); drop --precision fp16")
             if graph != "std":
                 raise NsbError("--precision fp16 with onnxruntime runs the standard-op graph; add --graph std")
             model = to_fp16(model)
@@ -62,8 +60,7 @@ class OnnxRuntimeBackend:
         self.input = self.session.get_inputs()[0].name
 
     def _bind(self, x: np.ndarray):
-        if x.dtype != self.input_type and x.dtype.kind == "f":  # an fp16 bundle's input
-            x = x.astype(self.input_type)
+        x = as_input(x, self.input_type)
         binding = self.session.io_binding()
         if self.device == "cuda":
             binding.bind_ortvalue_input(self.input, self.ort.OrtValue.ortvalue_from_numpy(x, "cuda", 0))

@@ -83,9 +83,3 @@ def parses_up_to_plugins(model: onnx.ModelProto) -> tuple[bool, str]:
                        f"{sorted(nsb_nodes)}")
     return True, f"parsed; {len(nsb_nodes)} nsb node(s) wait for the plugin library"
 
-
-def version() -> str | None:
-    try:
-        return str(importlib.import_module(MODULE).__version__)
-    except ImportError:
-        return None
