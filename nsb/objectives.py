@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-import torch
 from torch import Tensor
 
 if TYPE_CHECKING:
@@ -48,9 +47,3 @@ def step_loss(task: Task | str, out_t: Tensor, y: Tensor, t: int, steps: int, re
               label_smoothing: float = 0.0) -> Tensor | None:
     """Instantaneous loss of step ``t`` of ``steps`` (``out_t`` is ``[1, B, C]``); None if it has none."""
     return _kind(task).step_loss(out_t, y, t, steps, readout, label_smoothing)
-
-
-@torch.no_grad()
-def score(task: Task | str, out: Tensor, y: Tensor, readout: str) -> tuple[float, int]:
-    """(sum of the per-sample score, count): correct predictions, or squared error / tokens."""
-    return _kind(task).score(out, y, readout)

@@ -45,7 +45,8 @@ KINDS: dict[str, tuple[str | None, list[str], int]] = {
 }
 
 
-def _ptb_files(root: Path) -> None:
+def ptb_files(root: Path) -> None:
+    """A tiny PTB release (train/valid/test.txt) under ``root/ptb``."""
     folder = root / "ptb"
     folder.mkdir(parents=True, exist_ok=True)
     text = "\n".join(" ".join(["a b c d e"] * 6) for _ in range(40))
@@ -55,7 +56,7 @@ def _ptb_files(root: Path) -> None:
 
 def _dvs_files(root: Path) -> None:
     """A small DVS Gesture release in its real format (AEDAT 3.1): two users, eleven gestures each."""
-    from tests.test_data_dvs_gesture import write_aedat
+    from test_data_dvs_gesture import write_aedat
 
     folder = root / "DvsGesture"
     folder.mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,7 @@ def make_bundle(kind: str, root: Path, formats: tuple[str, ...] = FORMATS, nir: 
     root.mkdir(parents=True, exist_ok=True)
     extra = []
     if config == "ptb_rec.toml":
-        _ptb_files(root)
+        ptb_files(root)
         extra.append(f'data.root="{root}"')
     if config == "dvs_gesture.toml":
         _dvs_files(root)

@@ -14,7 +14,7 @@ import pytest
 
 from nsb.eval.bundle import Bundle
 from nsb.eval.conformance import RUNTIMES, check, installed
-from tests.model_kinds import KINDS, make_bundle
+from model_kinds import KINDS, make_bundle
 
 
 @pytest.fixture(scope="module")

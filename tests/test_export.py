@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
-import pytest
 import torch
 
 from nsb.config import load_config
@@ -19,9 +18,8 @@ from nsb.export.run import export_run
 from nsb.ops.schema import DOMAIN
 from nsb.train import Trainer
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
-SMALL = ["data.train_per_class=20", "data.test_per_class=4", "data.time_steps=25", "model.hidden=[24, 16]",
-         "train.batch_size=32", "train.epochs=1", "neuron.threshold=0.5"]
+from model_kinds import CONFIGS, SMALL, ptb_files  # SMALL, CONFIGS: the format tests import them from here too
+
 BACKENDS = [("torch", "custom"), ("torchscript", "custom"), ("onnxruntime", "custom"), ("onnxruntime", "std"),
             ("onnx-reference", "custom"), ("onnx-reference", "std")]
 
@@ -76,11 +74,7 @@ def test_regression_model_exports_per_step_outputs(tmp_path):
 
 
 def test_language_model_exports_tokens_in_logits_out(tmp_path):
-    folder = tmp_path / "ptb"
-    folder.mkdir()
-    text = "\n".join(" ".join(["a b c d e"] * 6) for _ in range(40))
-    for split in ("train", "valid", "test"):
-        (folder / f"{split}.txt").write_text(text)
+    ptb_files(tmp_path)
     bundle = train_and_export(tmp_path, [f'data.root="{tmp_path}"', "data.time_steps=12", "model.embedding_dim=16",
                                          "model.hidden=[16, 16]", "train.epochs=1", "train.batch_size=4",
                                          "neuron.threshold=0.05"], CONFIGS / "ptb_rec.toml", samples=4)

@@ -186,6 +186,17 @@ def test_membrane_updates_continue_a_stream_without_counting_a_restart():
     assert cont["membrane_updates"] == 1 + 1
 
 
+def test_membrane_updates_are_counted_on_the_loop_whatever_the_backend():
+    """A fused kernel has no per-step call to count: measured layers run their PyTorch loop, then get
+    their backend back ('cuda' here would refuse to run on this CPU outside the measurement)."""
+    model = spiking(decay=1.0, threshold=0.5, reset="none")
+    set_(model.layers[0].synapse, [[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]])
+    x = torch.tensor([[[1.0, 0.0]], [[0.0, 1.0]], [[0.0, 0.0]]])
+    model.layers[0].neuron.backend = "cuda"
+    assert measure(model, [(x, None)], ["membrane_updates"])["membrane_updates"] == 3 + 1 + 0
+    assert model.layers[0].neuron.backend == "cuda"
+
+
 def test_measure_removes_its_hooks_and_restores_the_mode():
     model = spiking(recurrent=(True,))
     model.train()

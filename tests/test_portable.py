@@ -14,8 +14,8 @@ from nsb.errors import NsbError
 from nsb.eval.bundle import Bundle
 from nsb.eval.evaluate import evaluate
 from nsb.export.run import export_run
-from tests.model_kinds import make_bundle
-from tests.test_cli import one_line_error, run
+from model_kinds import make_bundle
+from test_cli import one_line_error, run
 
 
 @pytest.fixture(scope="module")

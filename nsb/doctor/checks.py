@@ -18,8 +18,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nsb.errors import NsbError
+from nsb.kernels import SURROGATE_IDS
 
-SURROGATES = ("rectangle", "triangle", "sigmoid", "multigauss", "atan", "fast_sigmoid")
+# one name per kernel surrogate, the first for each id (superspike is fast_sigmoid's alias)
+SURROGATES = tuple(name for name, i in SURROGATE_IDS.items() if name == next(n for n, j in SURROGATE_IDS.items()
+                                                                             if j == i))
 
 
 @dataclass
@@ -66,7 +69,7 @@ def kernel_cases(device: str) -> dict[str, list[tuple[str, Callable]]]:
     import torch
 
     from nsb.neurons import NEURONS, GradPolicy
-    from nsb.ops.samples import case_id, neuron_cases
+    from nsb.ops.samples import case_id, neuron_cases, recurrences
 
     steps, size = (100, 64) if device == "cuda" else (37, 12)
     cases: dict[str, list[tuple[str, Callable]]] = {}
@@ -79,8 +82,7 @@ def kernel_cases(device: str) -> dict[str, list[tuple[str, Callable]]]:
         label = f"{name} {case_id(recurrent)} {case_id(choices)}"
         add(label, lambda n=name, r=recurrent, c=choices: _layer(n, r, steps, size, surrogate="triangle", **c))
     for name, decl in NEURONS.items():
-        recurrences = {"always": [None], "optional": [False, True], "never": [False]}[decl.recurrence]
-        for recurrent in recurrences:
+        for recurrent in recurrences(decl):
             for surrogate in SURROGATES:
                 for detach in (False, True):
                     def make(n=name, r=recurrent, g=surrogate, d=detach):
@@ -99,8 +101,13 @@ def kernel_cases(device: str) -> dict[str, list[tuple[str, Callable]]]:
 
 def kernel_checks(device: str) -> list[Check]:
     where = "CUDA" if device == "cuda" else "CPU build"
-    if device == "cpu" and not any(shutil.which(c) for c in ("c++", "g++", "clang++")):
-        return [Check(f"fused kernels ({where})", "SKIP", "no C++ compiler (c++, g++, clang++) for the CPU build")]
+    if device == "cpu":
+        from nsb.kernels.cpu import compiler
+
+        try:
+            compiler()
+        except NsbError as err:
+            return [Check(f"fused kernels ({where})", "SKIP", f"{err} (for the CPU build)")]
     import torch
 
     from nsb.kernels.check import compare_with_loop

@@ -28,6 +28,14 @@ def compiler() -> str:
 
 def library() -> ctypes.CDLL:
     """The CPU build for the registered ops (rebuilt when a neuron is registered)."""
+    from nsb.neurons import generation
+
+    return _library(generation())
+
+
+@lru_cache(maxsize=8)
+def _library(registry_generation: int) -> ctypes.CDLL:
+    # reading, generating and hashing the sources costs a millisecond: once per registry state, not per call
     folder, key = cached_tree()
     return _load(str(folder), key)
 
@@ -54,7 +62,12 @@ def _load(folder: str, key: str) -> ctypes.CDLL:
 
 
 def forward_function(op_name: str):
-    fn = getattr(library(), f"nsb_{op_name.lower()}_forward")
+    return _forward(library(), op_name)
+
+
+@lru_cache(maxsize=64)
+def _forward(lib: ctypes.CDLL, op_name: str):
+    fn = getattr(lib, f"nsb_{op_name.lower()}_forward")
     fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(abi.KernelArgs), ctypes.c_int, ctypes.c_long,
                    ctypes.c_int, ctypes.POINTER(abi.RecurrentArgs)]
     fn.restype = None
@@ -62,7 +75,12 @@ def forward_function(op_name: str):
 
 
 def backward_function(op_name: str):
-    fn = getattr(library(), f"nsb_{op_name.lower()}_backward")
+    return _backward(library(), op_name)
+
+
+@lru_cache(maxsize=64)
+def _backward(lib: ctypes.CDLL, op_name: str):
+    fn = getattr(lib, f"nsb_{op_name.lower()}_backward")
     fn.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(abi.KernelArgs),
                    ctypes.POINTER(abi.GradArgs), ctypes.c_int, ctypes.c_long, ctypes.c_int,
                    ctypes.POINTER(abi.RecurrentArgs)]

@@ -31,7 +31,7 @@ class Config:
     """What the autograd function needs besides its tensor inputs."""
 
     op: Op
-    attributes: tuple[tuple[str, Any], ...]   # every attribute's value (learned ones as floats)
+    attributes: tuple[tuple[str, Any], ...]   # the fixed attributes' values (learned ones come as tensors)
     learned: tuple[str, ...]                  # float attributes passed as tensors (their gradient is wanted)
     start: int                                # the first row of the per-step inputs
     surrogate: str
@@ -244,8 +244,9 @@ def fused_forward(neuron, x: Tensor, state: tuple[Tensor, ...], device: str | No
     op = neuron.op
     attributes, inputs = neuron.folded()
     learned = tuple(k for k in op.float_attributes if isinstance(attributes[k], Tensor) and attributes[k].requires_grad)
+    # a learned attribute's value is read in FusedOp.forward (one device sync), not here as well
     fixed = tuple((k, v if isinstance(v, str) else float(v.detach() if isinstance(v, Tensor) else v))
-                  for k, v in attributes.items())
+                  for k, v in attributes.items() if k not in learned)
     names = neuron.state_names
     current = dict(zip(names, state))
     start = int(current[STEP_STATE]) if STEP_STATE in current else 0

@@ -51,8 +51,7 @@ def _stateless(layer: nn.Module, x: Tensor) -> tuple[float, float]:
 
 def _zero_diagonal(layer: ZeroDiagonalRecurrent, x: Tensor) -> tuple[float, float]:
     n = layer.weight.shape[0]
-    eye = torch.eye(n, dtype=torch.bool, device=layer.weight.device)
-    w = nz(layer.weight.masked_fill(eye, 0.0))
+    w = nz(layer.effective_weight())
     rows = x[..., 0].numel()
     # s @ W: input j reaches output i through W_ji; the masked diagonal is no connection at all
     return float((nz(x) @ w.sum(1)).sum()), float(rows * n * (n - 1))

@@ -40,7 +40,7 @@ class Recorder:
         self.neurons = {k: m for k, m in self.activations.items() if isinstance(m, Neuron)}
         self._want = (synapses, activations, membranes)
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
-        self._patched: list[Neuron] = []
+        self._patched: list[tuple[Neuron, str]] = []
         self.clear()
 
     def clear(self) -> None:
@@ -66,7 +66,8 @@ class Recorder:
 
     def _patch_neuron(self, name: str, neuron: Neuron) -> None:
         # the membrane lives inside the neuron's time loop, so the per-step ``step`` is wrapped; the
-        # membrane is the op's first state
+        # membrane is the op's first state. A fused kernel has no per-step call to wrap, so the layer runs
+        # its PyTorch loop (the same spikes) while it is measured
         original = neuron.step
         membrane = neuron.state_names[0]
         call = {"fresh": True, "first": True}
@@ -87,7 +88,8 @@ class Recorder:
 
         self._handles.append(neuron.register_forward_pre_hook(pre, with_kwargs=True))
         neuron.step = step
-        self._patched.append(neuron)
+        self._patched.append((neuron, neuron.backend))
+        neuron.backend = "torch"
 
     def __enter__(self) -> Recorder:
         synapses, activations, membranes = self._want
@@ -111,7 +113,8 @@ class Recorder:
     def __exit__(self, *exc: object) -> None:
         for handle in self._handles:
             handle.remove()
-        for neuron in self._patched:
+        for neuron, backend in self._patched:
             del neuron.step
+            neuron.backend = backend
         self._handles.clear()
         self._patched.clear()

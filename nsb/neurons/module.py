@@ -258,8 +258,8 @@ class Neuron(nn.Module):
             raise NsbError(f"{self.decl.name} has {self.size} neurons but the input has {x.shape[-1]} features "
                            f"(shape {tuple(x.shape)}); make the preceding layer's output size {self.size}")
 
-    def _check_state(self, x: Tensor, state: State | None) -> State:
-        init = self.full_initial_state(x[0])
+    def _check_state(self, x: Tensor, state: State | None, init: State | None = None) -> State:
+        init = self.full_initial_state(x[0]) if init is None else init
         if state is None:
             return init
         state = tuple(state)
@@ -288,13 +288,22 @@ class Neuron(nn.Module):
         policy = self.policy
         op = self.decl.op
         names = self.full_state_names
-        init = dict(zip(names, self.full_initial_state(x[0])))
-        current = dict(zip(names, self._check_state(x, state)))
+        start_state = self.full_initial_state(x[0])
+        init = dict(zip(names, start_state))
+        current = dict(zip(names, self._check_state(x, state, start_state)))
         attributes, inputs = self.folded()
         params = {k: (v if isinstance(v, str) else _scalar(v, x)) for k, v in attributes.items()}
         params.update({k: v for k, v in inputs.items() if k in op.inputs})
         rows = {k: v for k, v in inputs.items() if k in op.step_inputs}
         prims = _Spikes(self.surrogate.sequence_fire(x.shape[1:], x), policy.detach_reset)
+        # read once per call, not per step: the step index (a device sync on a GPU) and e-prop's λ (a fold)
+        start = int(current[STEP_STATE]) if op.step_inputs else 0
+        for name, table in rows.items():
+            if start + x.shape[0] > table.shape[0]:
+                raise NsbError(f"{self.decl.name} was built for {table.shape[0]} steps (its {name} has one "
+                               f"row per step) but step {max(start, table.shape[0]) + 1} was requested; set the "
+                               f"model's time_steps to the sequence length")
+        decay = self.trace_decay if self.recurrent is not None and policy.recurrent == "trace" else None
         spikes = []
         for t in range(x.shape[0]):
             if policy.truncate and t and t % policy.truncate == 0:
@@ -307,30 +316,26 @@ class Neuron(nn.Module):
                 step_state = {n: current[n] for n in op.element_states}
             x_t = x[t]
             if self.recurrent is not None:
-                r, trace = self._recurrent_input(current[SPIKE_STATE], current.get("trace"))
+                r, trace = self._recurrent_input(current[SPIKE_STATE], current.get("trace"), decay)
                 if trace is not None:
                     current["trace"] = trace
                 x_t = x_t + r
-            if op.step_inputs:
-                index = int(current[STEP_STATE])
-                for name, table in rows.items():
-                    if index >= table.shape[0]:
-                        raise NsbError(f"{self.decl.name} was built for {table.shape[0]} steps (its {name} has one "
-                                       f"row per step) but step {index + 1} was requested; set the model's "
-                                       f"time_steps to the sequence length")
-                    params[name] = table[index]
-                current[STEP_STATE] = current[STEP_STATE] + 1
+            for name, table in rows.items():
+                params[name] = table[start + t]
             s, changed = self.step(x_t, step_state, params, prims)
             current.update(changed)
             current[SPIKE_STATE] = s
             spikes.append(s)
+        if op.step_inputs:
+            current[STEP_STATE] = current[STEP_STATE] + x.shape[0]
         return torch.stack(spikes), tuple(current[n] for n in names)
 
     def step(self, x: Tensor, state: dict[str, Tensor], params: dict[str, Any], prims: Any) -> tuple[Tensor, dict]:
         """One time step of the op: the spike and the states it changed (metrics wrap this per step)."""
         return self.decl.op.step(prims, x, SimpleNamespace(**state), SimpleNamespace(**params))
 
-    def _recurrent_input(self, s_prev: Tensor, trace: Tensor | None) -> tuple[Tensor, Tensor | None]:
+    def _recurrent_input(self, s_prev: Tensor, trace: Tensor | None,
+                         decay: Tensor | float | None) -> tuple[Tensor, Tensor | None]:
         assert self.recurrent is not None
         mode = self.policy.recurrent
         if mode == "full":
@@ -338,8 +343,8 @@ class Neuron(nn.Module):
         if mode == "detached":
             return self.recurrent(s_prev.detach()), trace
         # e-prop: value W·s[t−1] + b exactly, gradient δ·êᵀ into W only
-        assert trace is not None
-        trace = self.trace_decay * trace.detach() + s_prev.detach()
+        assert trace is not None and decay is not None
+        trace = decay * trace.detach() + s_prev.detach()
         through_trace = self.recurrent(trace)
         return self.recurrent(s_prev.detach()).detach() + (through_trace - through_trace.detach()), trace
 

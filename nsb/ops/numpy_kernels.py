@@ -9,14 +9,13 @@ trained model bit for bit.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from nsb.errors import NsbError
-from nsb.neurons.declare import STEP_STATE, Op
+from nsb.neurons.declare import SPIKE_STATE, STEP_STATE, Op, state_input
 
 
 class _Primitives:
@@ -59,11 +58,10 @@ def run(op: Op, x: np.ndarray, *tensors: np.ndarray, **attributes: Any) -> tuple
     params: dict[str, Any] = {k: dtype(v) if op.all_attributes[k].kind == "float" else v for k, v in attrs.items()}
     for name in op.inputs:
         params[name] = named[name]
-    state = {s: named[s.upper() + "0"] for s in op.element_states}
+    state = {s: named[state_input(s)] for s in op.element_states}
     start = 0
     if op.step_inputs:
-        t0 = named["T0"]
-        start = int(t0)
+        start = int(named[state_input(STEP_STATE)])
         rows = min(named[n].shape[0] for n in op.step_inputs)
         if start < 0 or start + x.shape[0] > rows:
             raise NsbError(f"{op.name} was built for {rows} steps (its {', '.join(op.step_inputs)} has one row per "
@@ -73,25 +71,17 @@ def run(op: Op, x: np.ndarray, *tensors: np.ndarray, **attributes: Any) -> tuple
     for t in range(x.shape[0]):
         x_t = x[t]
         if op.recurrent:
-            x_t = x_t + (state["s"] @ named["W_rec"].T + named["B_rec"])
+            x_t = x_t + (state[SPIKE_STATE] @ named["W_rec"].T + named["B_rec"])
         for name in op.step_inputs:
             params[name] = named[name][start + t]
         s, changed = op.step(prims, x_t, SimpleNamespace(**state), SimpleNamespace(**params))
         state.update(changed)
-        state["s"] = s
+        state[SPIKE_STATE] = s
         spikes[t] = s
     finals = [np.asarray(state[s], dtype=x.dtype) for s in op.element_states]
     if op.step_inputs:
-        finals.append(np.asarray(named["T0"] + x.shape[0], dtype=x.dtype))
+        finals.append(np.asarray(named[state_input(STEP_STATE)] + x.shape[0], dtype=x.dtype))
     return (spikes, *finals)
 
 
-def kernel(name: str) -> Callable[..., tuple[np.ndarray, ...]]:
-    """The kernel of op ``name``: ``kernel("ALIF")(x, alpha, rho, v0, b0, s0, v_threshold=…, beta=…)``."""
-    from nsb.ops.registry import op
-
-    declared = op(name)
-    return lambda x, *tensors, **attributes: run(declared, x, *tensors, **attributes)
-
-
-__all__ = ["STEP_STATE", "check_attributes", "kernel", "run"]
+__all__ = ["STEP_STATE", "check_attributes", "run"]

@@ -66,9 +66,14 @@ def neuron_cases() -> list[tuple[str, bool | None, dict[str, str]]]:
         for key, option in decl.options.items():
             if option.kind == "choice":
                 choices = [{**c, key: v} for c in choices for v in option.choices]
-        for recurrent in ([False, True] if decl.recurrence == "optional" else [None]):
-            cases += [(name, recurrent, c) for c in choices]
+        cases += [(name, recurrent, c) for recurrent in recurrences(decl) for c in choices]
     return cases
+
+
+def recurrences(decl) -> list[bool | None]:
+    """The ``recurrent`` options a layer of ``decl`` is built with: both where it can be either, else
+    None (the neuron decides; passing False to a never-recurrent neuron is refused)."""
+    return [False, True] if decl.recurrence == "optional" else [None]
 
 
 def case_id(value) -> str:

@@ -14,7 +14,6 @@ carries the last spike as a state, LIF resets as the seed does (``reset_timing``
 from __future__ import annotations
 
 from nsb.neurons.declare import Op
-from nsb.ops.registry import op as op_spec
 from nsb.ops.registry import ops
 
 DOMAIN = "nsb"
@@ -23,7 +22,7 @@ PLUGIN_NAMESPACE = "nsb"
 PLUGIN_VERSION = str(VERSION)
 ROUTING_ATTRIBUTES = ("plugin_namespace", "plugin_version")
 
-__all__ = ["DOMAIN", "PLUGIN_NAMESPACE", "PLUGIN_VERSION", "ROUTING_ATTRIBUTES", "VERSION", "op_spec", "ops",
+__all__ = ["DOMAIN", "PLUGIN_NAMESPACE", "PLUGIN_VERSION", "ROUTING_ATTRIBUTES", "VERSION", "ops",
            "register_onnx_schemas"]
 
 

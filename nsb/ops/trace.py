@@ -20,13 +20,6 @@ import numpy as np
 
 from nsb.neurons.declare import SPIKE_STATE, Op
 
-#: primitive -> number of arguments; the one list every generator renders (see PRIMITIVE_DOCS)
-PRIMITIVES = {"add": 2, "sub": 2, "mul": 2, "div": 2, "neg": 1, "fire": 1, "reset": 1}
-PRIMITIVE_DOCS = {
-    "add": "a + b", "sub": "a − b", "mul": "a·b", "div": "a / b", "neg": "−a",
-    "fire": "H(u): 1 if u > 0 (u ≥ 0 under spike_test = greater_equal) else 0; backward: the surrogate g(u)",
-    "reset": "s itself; backward: no gradient under a learning rule that detaches the reset",
-}
 #: leaf kinds: the step input, a previous state, a per-neuron or per-step input, an attribute, a constant
 LEAVES = ("x", "state", "input", "step_input", "attr", "const")
 
@@ -234,12 +227,6 @@ def variant_of(op: Op, attributes: dict[str, Any]) -> Step:
         if step.variant == wanted:
             return step
     raise TraceError(f"op {op.name} has no variant {wanted}")
-
-
-def variant_index(op: Op, attributes: dict[str, Any]) -> int:
-    """The position of the variant in :meth:`Op.variants`, which the C++ ``switch`` uses."""
-    wanted = {k: str(attributes.get(k, op.all_attributes[k].default)) for k in op.choice_attributes}
-    return op.variants().index(wanted)
 
 
 class Emitter:

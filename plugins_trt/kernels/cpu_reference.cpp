@@ -9,7 +9,6 @@
 
 extern "C" {
 
-int nsb_abi_version() { return 2; }
 long nsb_sizeof_kernel_args() { return static_cast<long>(sizeof(nsb::KernelArgs)); }
 long nsb_sizeof_grad_args() { return static_cast<long>(sizeof(nsb::GradArgs)); }
 long nsb_sizeof_recurrent_args() { return static_cast<long>(sizeof(nsb::RecurrentArgs)); }

@@ -22,10 +22,6 @@ QUICK_RUN = dict(width=0.125, sessions=4, ways=5, shots=5, support_pool=15, quer
                  batch_size=32, eval_batch_size=64, lr=3e-3, step_size=100)
 QUICK_DATA = dict(base_classes=20, groups=4, ways=5, train_per_class=40, test_per_class=10, eval_per_class=30,
                   sample_rate=8000, seconds=0.5)
-# the FSCILConfig fields that are also command-line options (--width, --sessions, …)
-RUN_FLAGS = ("width", "sessions", "ways", "shots", "support_pool", "query_per_class", "epochs", "batch_size",
-             "eval_batch_size", "lr", "step_size", "gamma", "seed", "device", "limit_train_batches",
-             "metrics_batches")
 
 
 def from_config(path: str | Path) -> tuple[dict, dict]:
@@ -63,7 +59,7 @@ def main(out: Path | str, *, data: str = "synthetic", root: str = "data", model:
          log: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Run FSCIL and write ``out/results.json`` and ``out/sessions.png``; returns the results.
 
-    ``settings``: FSCILConfig values given on the command line (``RUN_FLAGS``; None means not given), applied
+    ``settings``: FSCILConfig values given on the command line (None means not given), applied
     over ``quick`` and ``config``. ``data_options``: ``KEY=VALUE`` synthetic data options.
     """
     import torch

@@ -314,7 +314,6 @@ public:
         return mWriter.collection();
     }
 
-    Attributes const& attributes() const { return mAttributes; }
 
 private:
     int32_t check(nvinfer1::PluginTensorDesc const* in) const {
