@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from nsb.eval.backends import ONNX_BACKENDS, Backend, load_backend, runs_fp16_files
+from nsb.errors import NsbError
 from nsb.eval.bundle import Bundle, BundleError, check_input
 from nsb.eval.fidelity import fidelity, task_score
 
@@ -36,6 +37,12 @@ def evaluate(bundle: Bundle, backend_name: str, *, device: str = "cpu", graph: s
              time_steps: int | None = None) -> dict[str, Any]:
     """``time_steps``: the latency sweep's sequence length (the reference inputs repeated over time);
     fidelity and score always use the reference inputs as stored."""
+    if repeats < 1 or warmup < 0:
+        raise NsbError(f"--repeats must be at least 1 (got {repeats}): a latency needs at least one timed run")
+    if batch_size < 1 or not batch_sizes or any(b < 1 for b in batch_sizes):
+        raise NsbError("--batch-size and every --sweep size must be at least 1")
+    if time_steps is not None and time_steps < 1:
+        raise NsbError(f"--time-steps must be at least 1, got {time_steps}")
     reference = bundle.reference()
     x = reference.inputs
     check_input(bundle, x)
@@ -130,7 +137,7 @@ def _latency(backend: Backend, x: np.ndarray, warmup: int, repeats: int) -> dict
     backend.synchronize()
     timer = getattr(backend, "time_run", None)
     times = []
-    for _ in range(max(1, repeats)):
+    for _ in range(repeats):
         if timer is not None:
             times.append(timer(x))
             continue
@@ -138,7 +145,7 @@ def _latency(backend: Backend, x: np.ndarray, warmup: int, repeats: int) -> dict
         backend.run(x)
         backend.synchronize()
         times.append(time.perf_counter() - t0)
-    return {"batch_size": int(x.shape[1]), "repeats": len(times), "timer": "cuda events" if timer else "host clock",
+    return {"batch_size": int(x.shape[1]), "repeats": len(times), "timer": getattr(backend, "timer", "host clock"),
             "mean_ms": float(np.mean(times) * 1e3), "p50_ms": percentile_ms(times, 50),
             "p90_ms": percentile_ms(times, 90), "p99_ms": percentile_ms(times, 99),
             "samples_per_s": float(x.shape[1] / np.median(times)), "times_ms": [t * 1e3 for t in times]}

@@ -6,6 +6,17 @@ from pathlib import Path
 from typing import Any
 
 
+def _save(fig: Any, path: Path) -> None:
+    """Write the PNG beside its name and rename it into place: a kill or a full disk leaves no half a plot."""
+    import io
+
+    from nsb.eval.report import _write_bytes
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120)
+    _write_bytes(path, buffer.getvalue())
+
+
 def write_plots(report: dict[str, Any], out_dir: Path) -> list[Path]:
     """PNG files written; none (and no error) when matplotlib is not installed: the report says so."""
     try:
@@ -29,7 +40,7 @@ def write_plots(report: dict[str, Any], out_dir: Path) -> list[Path]:
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     written.append(out_dir / "latency.png")
-    fig.savefig(written[-1], dpi=120)
+    _save(fig, written[-1])
     plt.close(fig)
 
     layers = report["fidelity"]["layers"]
@@ -54,6 +65,6 @@ def write_plots(report: dict[str, Any], out_dir: Path) -> list[Path]:
         fig.suptitle(title, fontsize=9)
         fig.tight_layout()
         written.append(out_dir / "layers.png")
-        fig.savefig(written[-1], dpi=120)
+        _save(fig, written[-1])
         plt.close(fig)
     return written

@@ -10,11 +10,20 @@ from typing import Any
 
 
 def _write(path: Path, text: str) -> None:
+    _write_bytes(path, text.encode())
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary sibling and rename it over ``path``: the old file or the new one, never half."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk or a kill: no half-written report, no temporary file left
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _pct(value: float | None) -> str:

@@ -26,6 +26,7 @@ from nsb.export.reference_data import evaluation_inputs, reference_outputs, writ
 from nsb.models.build import build_model
 from nsb.ops.functions import GRAPH_FORMAT, OPSET
 from nsb.ops.schema import DOMAIN, VERSION
+from nsb.paths import check_bundle_target, plain_name
 from nsb.tasks.kinds import task_kind
 
 FORMATS = ("onnx", "torchscript", "engine", "pt2", "nir")
@@ -61,8 +62,12 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
         raise NsbError(f"--precision fp16 writes ONNX files only, not {others}; export those into a separate fp32 "
                        "bundle (nsb export RUN --format torchscript --out OTHER_DIR)")
     run_dir = Path(run_dir)
+    if out is not None:
+        check_bundle_target(Path(out), run_dir)
     ckpt = load_checkpoint(find_checkpoint(run_dir, checkpoint))
     cfg = from_dict(ckpt["config"], f"{run_dir} (saved config)")
+    target = Path(out) if out is not None else Path("bundle") / plain_name(cfg.name, f"{run_dir}'s run name")
+    check_bundle_target(target, run_dir)
     torch.manual_seed(cfg.seed)
     task = load_task(cfg.data.name, cfg.data.root, cfg.data.options, cfg.seed)
     model = build_model(cfg, task)
@@ -121,7 +126,6 @@ def export_run(run_dir: Path, out: Path | None = None, formats: tuple[str, ...] 
         files["model.nir"], manifest["nir"] = export_nir(model, cfg, tuple(frame_shape) if frame_shape else None)
     manifest |= _manifest(cfg.name, task, cfg.model.readout, x, names, [c.shape[1:] for c in counts], deploy, ops,
                          dynamic_time, t_max, precision)
-    target = Path(out) if out is not None else Path("bundle") / cfg.name
     return write_bundle(target, files, manifest)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -11,6 +12,12 @@ import typer
 from rich.console import Console
 
 from nsb.errors import NsbError, unknown
+from typer import Abort
+
+try:  # typer vendors click since 0.22; older ones use the click package
+    from typer._click.exceptions import ClickException, NoArgsIsHelpError
+except ImportError:  # pragma: no cover
+    from click.exceptions import ClickException, NoArgsIsHelpError
 
 app = typer.Typer(
     help="nsb: spiking neural networks on long temporal sequences. Train a benchmark from a TOML config "
@@ -250,8 +257,9 @@ def eval_cmd(
     batch_sizes: list[int] = typer.Option([1, 8, 64], "--sweep", help="Batch sizes of the latency sweep (batch 1 "
                                           "always first). Repeatable."),
     repeats: int = typer.Option(10, help="Timed runs per batch size."),
-    out: Optional[Path] = typer.Option(None, help="Where report.json, report.md and the plots go. Default: "
-                                       "BUNDLE/reports/<backend>[-std]-<device>[-fp16]."),
+    out: Optional[Path] = typer.Option(None, "--report-dir", "--out", help="Where report.json, report.md and the "
+                                       "plots go. Default: BUNDLE/reports/<backend>[-std]-<device>[-fp16]; a "
+                                       "bundle on a read-only medium needs this."),
     engine: Optional[Path] = typer.Option(None, help="tensorrt: a prebuilt .engine/.plan instead of building one."),
     plugins: Optional[Path] = typer.Option(None, help="tensorrt: libnsb_trt_plugins.so (default: $NSB_TRT_PLUGINS "
                                            "or ./build/trt/)."),
@@ -270,16 +278,28 @@ def eval_cmd(
     from nsb.eval.bundle import Bundle
     from nsb.eval.evaluate import evaluate
     from nsb.eval.report import summary_rows, write_report
+    from nsb.paths import check_writable, recover_bundle
 
     if batch_size < 1 or any(b < 1 for b in batch_sizes):
         raise NsbError("--batch-size and --sweep sizes must be at least 1")
+    if repeats < 1:
+        raise NsbError(f"--repeats must be at least 1 (got {repeats}): a latency needs at least one timed run")
+    recover_bundle(bundle)  # an export killed between its two renames left the old bundle beside it
     opened = Bundle(bundle)
+    suffix = ("-std" if graph == "std" and backend in ("onnxruntime", "onnx-reference", "tensorrt") else "")
+    suffix += f"-{device}"
+    if out is None:
+        default = opened.path / "reports" / f"{backend}{suffix}"
+        try:
+            check_writable(default, "the report folder")
+        except NsbError as err:
+            raise NsbError(f"{err} (pass --report-dir DIR to write the report elsewhere)") from None
+    else:
+        check_writable(out, "--report-dir")
     with console.status(f"evaluating on {backend}"):
         report = evaluate(opened, backend, device=device, graph=graph, batch_size=batch_size, repeats=repeats,
                           batch_sizes=tuple(batch_sizes), precision=precision, time_steps=time_steps,
                           engine=str(engine) if engine else None, plugin_library=str(plugins) if plugins else None)
-    suffix = ("-std" if graph == "std" and backend in ("onnxruntime", "onnx-reference", "tensorrt") else "")
-    suffix += f"-{device}"
     suffix += f"-{report['precision']}" if report["precision"] != "fp32" else ""
     out = out or opened.path / "reports" / f"{backend}{suffix}"
     json_path, md_path = write_report(report, out)
@@ -515,15 +535,40 @@ def plugins_build(
 
 
 def _run(application: typer.Typer, **kwargs) -> None:
+    """Run the CLI and turn every way it can end into an exit code and at most one line on stderr:
+    usage and input errors exit 2 (``nsb: error: ...``), an interrupt 130, a bug in nsb 3."""
+    from nsb.errors import report_bug, system_error
+
     try:
-        application(**kwargs)
+        code = application(standalone_mode=False, **kwargs)
     except NsbError as err:
-        print(f"nsb: error: {err}", file=sys.stderr)
-        sys.exit(2)
+        _fail(str(err), 2)
+    except NoArgsIsHelpError as err:
+        print(err.format_message())  # bare `nsb` or a bare group: its help, which is not an error
+        sys.exit(0)
+    except ClickException as err:
+        command = err.ctx.command_path if getattr(err, "ctx", None) is not None else "nsb"
+        _fail(f"{err.format_message().rstrip('.')} (see {command} --help)", err.exit_code)
+    except (KeyboardInterrupt, Abort):
+        _fail("interrupted; finished files are intact (checkpoints and bundles are written atomically)", 130)
+    except OSError as err:
+        _fail(system_error(err), 2)
+    except MemoryError:
+        _fail("out of memory; lower train.batch_size or the model size (or --batch-size for nsb eval)", 2)
+    except Exception as err:  # noqa: BLE001 - the last line of defence: a bug, said as one
+        if os.environ.get("NSB_DEBUG"):
+            raise
+        _fail(report_bug(err), 3)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    print(f"nsb: error: {message}", file=sys.stderr)
+    sys.exit(code)
 
 
 def main() -> None:
-    """Entry point: usage errors are typer's (exit 2); input errors are one line, exit 2, no traceback."""
+    """Entry point: usage and input errors are one line and exit 2, a bug in nsb exits 3; never a traceback."""
     _run(app)
 
 

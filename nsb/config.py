@@ -18,6 +18,7 @@ file and the closest valid key. Nothing here imports torch.
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -25,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
-from nsb.errors import ConfigError, closest
+from nsb.errors import ConfigError, NsbError, closest
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -128,6 +129,9 @@ def _type_ok(value: Any, annotation: Any) -> bool:
     if origin is list:
         (item,) = get_args(annotation)
         return isinstance(value, list) and all(_type_ok(v, item) for v in value)
+    if origin is tuple:
+        item = get_args(annotation)[0]
+        return isinstance(value, (list, tuple)) and all(_type_ok(v, item) for v in value)
     if origin is dict or annotation is Any:
         return True
     if annotation is float:
@@ -182,7 +186,7 @@ def from_dict(raw: dict[str, Any], where: str = "config") -> Config:
             if not _type_ok(value, field_type):
                 raise ConfigError(f"{where}: '{key}' must be {_describe(field_type)}, got {value!r}")
             kwargs[key] = value
-    return Config(**kwargs)
+    return check_ranges(Config(**kwargs), where)
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -242,3 +246,65 @@ def dump_toml(config: Config) -> str:
 
 def _drop_none(d: dict) -> dict:
     return {k: _drop_none(v) if isinstance(v, dict) else v for k, v in d.items() if v is not None}
+
+
+# --- ranges: every value is checked before any work starts ---------------------------------------------------
+
+def _finite(v: float) -> bool:
+    return math.isfinite(v)
+
+
+# key -> (test, the allowed range as the message says it)
+RANGES: dict[str, tuple[Any, str]] = {
+    "seed": (lambda v: 0 <= v < 2**32, "a whole number in [0, 2^32)"),
+    "train.epochs": (lambda v: v >= 1, "at least 1"),
+    "train.batch_size": (lambda v: v >= 1, "at least 1"),
+    "train.eval_batch_size": (lambda v: v >= 0, "at least 0 (0: same as train.batch_size)"),
+    "train.lr": (lambda v: _finite(v) and v > 0, "a finite number > 0"),
+    "train.momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "train.weight_decay": (lambda v: _finite(v) and v >= 0, "a finite number >= 0"),
+    "train.grad_clip": (lambda v: _finite(v) and v >= 0, "a finite number >= 0 (0 disables)"),
+    "train.step_size": (lambda v: v >= 1, "at least 1 epoch"),
+    "train.gamma": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "train.label_smoothing": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "train.truncation": (lambda v: v >= 0, "at least 0 (0: the rule's default)"),
+    "train.limit_train_batches": (lambda v: v >= 0, "at least 0 (0: no limit)"),
+    "train.limit_eval_batches": (lambda v: v >= 0, "at least 0 (0: no limit)"),
+    "train.num_workers": (lambda v: 0 <= v <= 256, "in [0, 256]"),
+    "model.hidden": (lambda v: len(v) >= 1 and all(h >= 1 for h in v), "a list of at least one size >= 1"),
+    "model.channels": (lambda v: len(v) >= 1 and all(c >= 1 for c in v), "a list of at least one size >= 1"),
+    "model.dropout": (lambda v: all(0 <= p < 1 for p in (v if isinstance(v, list) else [v])), "in [0, 1)"),
+    "model.embedding_dim": (lambda v: v >= 1, "at least 1"),
+    "model.dropout_embedding": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "model.dropout_words": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "surrogate.alpha": (lambda v: _finite(v) and v > 0, "a finite number > 0"),
+}
+
+
+def check_ranges(cfg: Config, where: str) -> Config:
+    """Refuse a value outside its range with the range in the message (a NaN learning rate or zero epochs
+    would otherwise train nothing, or nonsense, without a word)."""
+    from nsb.paths import plain_name
+
+    for key, (test, allowed) in RANGES.items():
+        node: Any = cfg
+        for part in key.split("."):
+            node = getattr(node, part)
+        try:
+            ok = bool(test(node))
+        except TypeError:
+            ok = False
+        if not ok:
+            raise ConfigError(f"{where}: '{key}' must be {allowed}, got {node!r}")
+    try:
+        plain_name(cfg.name, f"{where}: 'name'")
+    except NsbError as err:
+        raise ConfigError(str(err)) from None
+    if not cfg.out_dir.strip():
+        raise ConfigError(f"{where}: 'out_dir' must be a folder path, got {cfg.out_dir!r}")
+    for key in ("hidden", "recurrent", "norm", "dropout"):
+        value = getattr(cfg.model, key)
+        if key != "hidden" and isinstance(value, list) and len(value) != len(cfg.model.hidden):
+            raise ConfigError(f"{where}: 'model.{key}' has {len(value)} entries but model.hidden has "
+                              f"{len(cfg.model.hidden)} layers; give one per layer or a single value")
+    return cfg

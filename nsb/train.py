@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from nsb.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from nsb.config import Config, dump_toml, from_dict
 from nsb.data import TaskData, load_task
 from nsb.errors import ConfigError, NsbError
+from nsb.memory import check_fits, training_bytes
+from nsb.paths import check_writable, plain_name
 from nsb.learning import LearningRule, apply_rule, build_rule
 from nsb.learning.steps import detach_state, offline_step, online_step
 from nsb.models.build import build_model, count_parameters
@@ -97,7 +100,10 @@ class Distributed:
 class Trainer:
     def __init__(self, cfg: Config, *, resume: bool = False, overwrite: bool = False, progress: bool | None = None,
                  console: Any = None) -> None:
-        self.run_dir = Path(cfg.out_dir) / cfg.name
+        self.run_dir = Path(cfg.out_dir) / plain_name(cfg.name, "the run name")
+        check_writable(self.run_dir, "the run directory")
+        # a fresh run that fails before its first checkpoint leaves no half-made run directory behind
+        self.fresh = not self.run_dir.exists()
         self.checkpoint_path = self.run_dir / "checkpoint.pt"
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
@@ -119,6 +125,11 @@ class Trainer:
         self.task: TaskData = load_task(cfg.data.name, cfg.data.root, cfg.data.options, cfg.seed)
         self.kind: Task = task_kind(self.task)
         self.kind.check_readout(cfg.model.readout)
+        estimate = training_bytes(cfg, self.task.input_size, self.task.num_classes, self.task.time_steps,
+                                  self.task.info.get("frame_shape"))
+        check_fits(sum(estimate.values()), f"training this model ({estimate['parameters'] // 16:,} parameters, "
+                   f"batch {cfg.train.batch_size} × {self.task.time_steps} steps)",
+                   "lower model.hidden, train.batch_size or the sequence length", str(self.device))
         self.rule: LearningRule = build_rule(cfg.train.learning_rule, cfg.train.truncation)
         self.model = build_model(cfg, self.task).to(self.device)
         apply_rule(self.model, self.rule)
@@ -203,6 +214,7 @@ class Trainer:
         state = None
         limit = cfg.train.limit_train_batches
         for x, y in self._batches("train", True, epoch):
+            self.kind.check_targets(y, self.task.num_classes, "train")
             x, y = x.to(self.device), self.kind.targets(y.to(self.device))
             self.optimizer.zero_grad(set_to_none=True)
             if not self.kind.carries_state:
@@ -240,6 +252,7 @@ class Trainer:
         self.model.eval()
         total_score, count, batches, state = 0.0, 0, 0, None
         for x, y in self._batches(split, False, 0):
+            self.kind.check_targets(y, self.task.num_classes, split)
             x, y = x.to(self.device), self.kind.targets(y.to(self.device))
             if not self.kind.carries_state:
                 state = None
@@ -347,6 +360,10 @@ class Trainer:
                     bar.finish(row)
             if self.dist.main and self.history:
                 self.write_neurobench()
+        except BaseException:
+            if self.fresh and not self.checkpoint_path.exists() and self.dist.main:
+                shutil.rmtree(self.run_dir, ignore_errors=True)
+            raise
         finally:
             self.dist.close()
         return RunResult(self.run_dir, self.parameters, self.history, self.best, time.perf_counter() - started)

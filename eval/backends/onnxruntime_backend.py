@@ -75,6 +75,9 @@ class OnnxRuntimeBackend:
         self.session.run_with_iobinding(binding)
         return binding.copy_outputs_to_cpu()
 
+    # inputs bound before the clock starts, outputs synchronised before it stops
+    timer = "host clock around run_with_iobinding"
+
     def time_run(self, x: np.ndarray) -> float:
         binding = self._bind(x)
         binding.synchronize_inputs()

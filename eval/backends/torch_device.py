@@ -33,6 +33,10 @@ class TorchDevice:
         if self.device == "cuda":
             self.torch.cuda.synchronize()
 
+    @property
+    def timer(self) -> str:
+        return "cuda events" if self.device == "cuda" else "host clock"
+
     def time_run(self, x: np.ndarray) -> float:
         """Seconds of one run; CUDA events on the GPU, so the host's own overhead is not counted."""
         if self.device != "cuda":

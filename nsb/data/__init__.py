@@ -52,8 +52,41 @@ def load_task(name: str, root: str, options: dict, seed: int) -> TaskData:
         if key not in fields:
             raise ConfigError(f"data set '{name}' has no option 'data.{key}'{closest(key, fields)}; "
                               f"it accepts: name, root, {', '.join(fields)}")
+    for key, value in options.items():
+        check_option(name, fields[key], value)
     try:
         opts = module.Options(**options)
     except (TypeError, ValueError) as err:
         raise ConfigError(f"data set '{name}': bad option ({err})") from None
+    if hasattr(module, "generated_bytes"):  # generated in memory: refuse a size the machine cannot hold
+        from nsb.memory import check_fits
+
+        check_fits(module.generated_bytes(opts), f"data set '{name}' with these sizes", "lower its sizes "
+                   "(data.train_per_class, data.train_size, data.time_steps, ...)")
     return module.load(opts, Path(root).expanduser(), seed)
+
+
+def check_option(data_set: str, option, value) -> None:
+    """The type and range of one ``[data]`` option, from its ``Options`` field: a count whose default is at
+    least 1 must be at least 1 (sizes, steps, classes), other counts at least 0, real numbers finite and
+    non-negative (durations, jitters, rates). A data set with other rules checks them in its ``load``."""
+    import math
+    import typing
+
+    from nsb.config import _describe, _type_ok
+    from nsb.errors import ConfigError
+
+    annotation = option.type
+    if isinstance(annotation, str):
+        annotation = eval(annotation, vars(typing) | {"Literal": typing.Literal})  # noqa: S307 - our annotations
+    where = f"data set '{data_set}': 'data.{option.name}'"
+    if not _type_ok(value, annotation):
+        raise ConfigError(f"{where} must be {_describe(annotation)}, got {value!r}")
+    default = option.default
+    if annotation is int and isinstance(default, int):
+        low = 1 if default >= 1 else 0
+        if value < low:
+            raise ConfigError(f"{where} must be a whole number >= {low}, got {value!r}")
+    elif annotation is float:
+        if not math.isfinite(value) or value < 0:
+            raise ConfigError(f"{where} must be a finite number >= 0, got {value!r}")

@@ -66,3 +66,8 @@ def load(options: Options, root: Path, seed: int) -> TaskData:
     return TaskData("classification", dataset(x_train, y_train), dataset(x_test, y_test), input_size=2,
                     num_classes=options.markers + 1, time_steps=options.time_steps,
                     info={"generator": "binary_adding", "seed": seed})
+
+
+def generated_bytes(options: Options) -> int:
+    """Memory the generated splits take: float32 [N, T, 2], built in numpy then copied to torch."""
+    return 2 * 4 * (options.train_size + options.test_size) * options.time_steps * 2

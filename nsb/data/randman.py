@@ -83,3 +83,9 @@ def load(options: Options, root: Path, seed: int) -> TaskData:
     return TaskData("classification", dataset(x_train, y_train), dataset(x_test, y_test),
                     input_size=options.units, num_classes=options.classes, time_steps=options.time_steps,
                     info={"generator": "randman", "seed": seed})
+
+
+def generated_bytes(options: Options) -> int:
+    """Memory the generated splits take: float32 spikes [N, T, units], built in numpy then copied to torch."""
+    samples = options.classes * (options.train_per_class + options.test_per_class)
+    return 2 * 4 * samples * options.time_steps * options.units

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from nsb.data.common import TaskData, TaskName, time_major_collate
-from nsb.errors import ConfigError, unknown
+from nsb.errors import ConfigError, DataError, unknown
 from nsb.objectives import reduce_time
 
 
@@ -87,6 +87,10 @@ class Task:
         """The targets of a batch in the layout :meth:`sequence_loss` and :meth:`score` take."""
         return y
 
+    def check_targets(self, y: Tensor, outputs: int, split: str) -> None:
+        """Refuse targets the model's ``outputs`` cannot express (a label past the last class would otherwise
+        fail deep inside the loss, or on a GPU corrupt it silently)."""
+
     def samples(self, data: TaskData, split: str, n: int) -> tuple[Tensor, Tensor]:
         """The first ``n`` samples of ``split`` as one time-major batch ``(x, targets)``: the reference inputs
         an exported bundle stores."""
@@ -131,6 +135,12 @@ class Classification(Task):
     higher_is_better = True
     per_step = False
     neurobench_metric = "accuracy"
+
+    def check_targets(self, y, outputs, split):
+        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= outputs):
+            raise DataError(f"the {split} split has label {int(y.max()) if int(y.max()) >= outputs else int(y.min())}"
+                            f" but the model has {outputs} classes (labels 0..{outputs - 1}); fix the data set's "
+                            "labels or its class count")
 
     def sequence_loss(self, out, y, readout, label_smoothing=0.0):
         return F.cross_entropy(reduce_time(out, readout), y, label_smoothing=label_smoothing)

@@ -188,6 +188,8 @@ class TensorRTBackend:
         """The engine build time when this load built it (the evaluator reports it under startup)."""
         return None if self.engine_info.get("cached") else self.engine_info.get("build_s")
 
+    timer = "cuda events"
+
     def time_run(self, x: np.ndarray) -> float:
         """Seconds of one ``run`` (copies included) on the GPU timeline, between two CUDA events."""
         cudart = self._cudart
