@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 import os
 import tempfile
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +48,7 @@ class Options:
 
 def read_aedat(path: Path) -> dict[str, np.ndarray]:
     """Polarity events of an AEDAT 3.1 file: ``t`` (µs, int64), ``x``, ``y``, ``p``."""
+    files.check_file(path, "an AEDAT 3.1 recording", AGAIN)
     raw = path.read_bytes()
     pos = 0
     while raw.startswith(b"#", pos):
@@ -66,7 +68,11 @@ def read_aedat(path: Path) -> dict[str, np.ndarray]:
         pos += PACKET_HEADER.itemsize
         length = int(head["capacity"]) * int(head["size"])
         if length < 0 or pos + length > len(raw):
-            raise DataError(f"{path}: truncated event packet at byte {pos}; the file is corrupt")
+            raise DataError(f"{path}: truncated event packet at byte {pos}; the file is corrupt, {AGAIN}")
+        if head["size"] < 1 or not 0 <= head["number"] <= head["capacity"]:
+            raise DataError(f"{path}: event packet at byte {pos - PACKET_HEADER.itemsize} claims {int(head['number'])} "
+                            f"events of {int(head['size'])} bytes in room for {int(head['capacity'])}; the file is "
+                            f"corrupt, {AGAIN}")
         if head["type"] == 1 and head["size"] == POLARITY.itemsize:
             events = np.frombuffer(raw, POLARITY, count=int(head["number"]), offset=pos)
             events = events[(events["data"] & 1) == 1]
@@ -74,7 +80,8 @@ def read_aedat(path: Path) -> dict[str, np.ndarray]:
             parts.append((t, events["data"]))
         pos += length
     if pos != len(raw):
-        raise DataError(f"{path}: truncated event packet at byte {pos} (a partial packet header); the file is corrupt")
+        raise DataError(f"{path}: truncated event packet at byte {pos} (a partial packet header); the file is "
+                        f"corrupt, {AGAIN}")
     if not parts:
         return {k: np.zeros(0, dtype=np.int64) for k in "txyp"}
     t = np.concatenate([p[0] for p in parts])
@@ -98,28 +105,45 @@ def to_frames(ev: dict[str, np.ndarray], start: int, end: int, steps: int, size:
 def read_labels(path: Path) -> np.ndarray:
     """``[[class (0-based), start_us, end_us], ...]`` from a ``*_labels.csv``."""
     rows = []
-    for line in path.read_text().splitlines():
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise DataError(f"{path} is not a text file of gesture labels (class,startTime_usec,endTime_usec); "
+                        f"{AGAIN}") from None
+    for n, line in enumerate(text.splitlines(), start=1):
         fields = [f.strip() for f in line.split(",")]
         if len(fields) < 3 or not fields[0].isdigit():
             continue  # header
-        rows.append((int(fields[0]) - 1, int(fields[1]), int(fields[2])))
+        try:
+            label, start, end = int(fields[0]) - 1, int(fields[1]), int(fields[2])
+        except ValueError:
+            raise DataError(f"{path}:{n}: '{line.strip()}' is not class,startTime_usec,endTime_usec in whole "
+                            f"numbers; {AGAIN}") from None
+        if not 0 <= label < CLASSES:
+            raise DataError(f"{path}:{n}: class {label + 1} is outside the gestures 1..{CLASSES}; {AGAIN}")
+        if end <= start:
+            raise DataError(f"{path}:{n}: the gesture ends ({end} µs) before it starts ({start} µs); {AGAIN}")
+        rows.append((label, start, end))
     if not rows:
-        raise DataError(f"{path} holds no gesture labels (class,startTime_usec,endTime_usec)")
+        raise DataError(f"{path} holds no gesture labels (class,startTime_usec,endTime_usec); {AGAIN}")
     return np.asarray(rows, dtype=np.int64)
 
 
 def build_split(folder: Path, trials: list[str], o: Options) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = [], []
     for name in trials:
+        if Path(name).name != name:
+            raise DataError(f"{folder}: trial '{name}' is not a plain file name in this folder; the trials_to_*.txt "
+                            f"lists name files beside them, {AGAIN}")
         aedat = folder / name
         labels_path = folder / name.replace(".aedat", "_labels.csv")
+        if aedat.is_dir() or labels_path.is_dir():
+            raise DataError(f"{aedat if aedat.is_dir() else labels_path} is a folder, not a file; {AGAIN}")
         if not aedat.is_file() or not labels_path.is_file():
             raise DataError(f"DVS Gesture trial {name} is listed but {aedat.name} or {labels_path.name} is missing "
                             f"in {folder}; re-extract DvsGesture.tar.gz")
         events = read_aedat(aedat)
         for label, start, end in read_labels(labels_path):
-            if not 0 <= label < CLASSES:
-                raise DataError(f"{labels_path}: class {label + 1} outside 1..{CLASSES}")
             xs.append(to_frames(events, start, end, o.time_steps, o.size))
             ys.append(label)
     if not xs:
@@ -128,6 +152,7 @@ def build_split(folder: Path, trials: list[str], o: Options) -> tuple[np.ndarray
 
 
 def _save_atomic(path: Path, **arrays: np.ndarray) -> None:
+    path.parent.mkdir(exist_ok=True)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
@@ -144,8 +169,7 @@ def load(options: Options, root: Path, seed: int) -> TaskData:
     if folder is None:
         raise files.missing("DVS Gesture", where, ["trials_to_train.txt", "trials_to_test.txt", "user*.aedat",
                                                    "user*_labels.csv"], HOW)
-    cache = folder / f"frames_T{options.time_steps}_{options.size}x{options.size}"
-    cache.mkdir(exist_ok=True)
+    cache = folder / f"frames_T{options.time_steps}_{options.size}x{options.size}"  # made when first written
     splits = {}
     for split in ("train", "test"):
         cached = cache / f"{split}.npz"
@@ -156,15 +180,35 @@ def load(options: Options, root: Path, seed: int) -> TaskData:
             trials = [line.strip() for line in listing.read_text().splitlines() if line.strip().endswith(".aedat")]
             x, y = build_split(folder, trials, options)
             _save_atomic(cached, x=x, y=y)
-        with np.load(cached) as arrays:
-            splits[split] = TensorDataset(torch.from_numpy(arrays["x"]), torch.from_numpy(arrays["y"]))
+        splits[split] = TensorDataset(*_read_cache(cached, options))
     return TaskData("classification", splits["train"], splits["test"], input_size=2 * options.size**2,
                     num_classes=CLASSES, time_steps=options.time_steps,
                     info={"frame_shape": (2, options.size, options.size), "cache": str(cache)})
 
 
+def _read_cache(path: Path, o: Options) -> tuple[torch.Tensor, torch.Tensor]:
+    """A split's cached frames, checked: a damaged cache is one line saying to delete it (it is rebuilt)."""
+    fix = f"delete {path} and it is rebuilt from the recordings"
+    try:
+        with np.load(path, allow_pickle=False) as arrays:
+            x, y = arrays["x"], arrays["y"]
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        reason = str(err).splitlines()[0][:100] if str(err) else type(err).__name__
+        raise DataError(f"{path} is a damaged frame cache ({reason}); {fix}") from None
+    if x.shape[1:] != (o.time_steps, 2, o.size, o.size) or y.shape != (len(x),) \
+            or not np.issubdtype(y.dtype, np.integer) or x.dtype != np.float32:
+        raise DataError(f"{path} holds frames {x.dtype} {list(x.shape)} and labels {y.dtype} {list(y.shape)}, not "
+                        f"[N, {o.time_steps}, 2, {o.size}, {o.size}] float32 and [N] class indices; {fix}")
+    if len(y) and (y.min() < 0 or y.max() >= CLASSES):
+        raise DataError(f"{path} holds labels outside the gestures 0..{CLASSES - 1}; {fix}")
+    return torch.from_numpy(x), torch.from_numpy(y.astype(np.int64))
+
+
 HOW = ("DVS Gesture needs a manual download: get DvsGesture.tar.gz from IBM Research "
        "(research.ibm.com/interactive/dvsgesture) and extract it under DIR")
+
+
+AGAIN = "re-extract DvsGesture.tar.gz (nsb data download dvs_gesture says where to get it)"
 
 
 def download(root: Path) -> None:

@@ -25,6 +25,7 @@ neither sibling raises a :class:`DataError` with the ffmpeg line that converts i
 from __future__ import annotations
 
 import csv
+import io
 import unicodedata
 import wave
 from dataclasses import dataclass, field
@@ -235,17 +236,26 @@ class Clips(Dataset):
 def read_split(csv_path: Path, folder: Path, length: int) -> Clips:
     """A split CSV (path, word, lang) → clips under ``folder/<lang>/clips``; unknown words are refused."""
     rows: list[tuple[Path, int]] = []
-    with csv_path.open(newline="", encoding="utf-8") as f:
-        for n, record in enumerate(csv.reader(f), start=1):
-            if not record or (n == 1 and record[0].strip().lower() == "path"):
-                continue
-            if len(record) != 3:
-                raise DataError(f"{csv_path}:{n}: expected 3 columns path,word,lang, got {len(record)}: {record!r}")
-            rel, word, lang = (r.strip() for r in record)
-            if _normal(word) not in INDEX:
-                raise DataError(f"{csv_path}:{n}: '{word}' is not one of NeuroBench's 200 FSCIL keywords; "
-                                f"this is not the mswc_fscil subset")
-            rows.append((folder / lang / CLIPS / rel, INDEX[_normal(word)]))
+    files.check_file(csv_path, "a split list (path,word,lang rows)", HOW)
+    try:
+        text = csv_path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{csv_path} is not UTF-8 text (byte {err.start}); it is not an MSWC split list, {HOW}") from None
+    if "\x00" in text:
+        raise DataError(f"{csv_path} is a binary file (it holds NUL bytes), not an MSWC split list; {HOW}")
+    for n, record in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+        if not record or (n == 1 and record[0].strip().lower() == "path"):
+            continue
+        if len(record) != 3:
+            raise DataError(f"{csv_path}:{n}: expected 3 columns path,word,lang, got {len(record)}: {record!r}")
+        rel, word, lang = (r.strip() for r in record)
+        if lang not in FSCIL_KEYWORDS or Path(rel).is_absolute() or ".." in Path(rel).parts:
+            raise DataError(f"{csv_path}:{n}: '{rel}' in language '{lang}' does not name a clip inside "
+                            f"<lang>/clips/ of one of the 15 MSWC FSCIL languages; {HOW}")
+        if _normal(word) not in INDEX:
+            raise DataError(f"{csv_path}:{n}: '{word}' is not one of NeuroBench's 200 FSCIL keywords; "
+                            f"this is not the mswc_fscil subset")
+        rows.append((folder / lang / CLIPS / rel, INDEX[_normal(word)]))
     if not rows:
         raise DataError(f"{csv_path} lists no clips; the download is incomplete, {HOW}")
     return Clips(rows, length)
@@ -254,7 +264,7 @@ def read_split(csv_path: Path, folder: Path, length: int) -> Clips:
 def dataset_folder(root: Path) -> Path:
     where = [root / "MSWC", root]
     for folder in where:
-        if (folder / "base_train.csv").is_file():
+        if (folder / "base_train.csv").exists():
             return folder
     raise files.missing("MSWC FSCIL", where, ["base_train.csv", "base_test.csv",
                                               "<lang>/evaluation.csv", "<lang>/clips/"], HOW)
@@ -268,7 +278,7 @@ def load_fscil(root: Path | str, options: Options | None = None) -> KeywordData:
     splits = {}
     for s in SPLITS:
         path = folder / f"base_{s}.csv"
-        if path.is_file():
+        if path.exists():
             splits[s] = read_split(path, folder, length)
         elif s != "val":
             raise files.missing("MSWC FSCIL", [folder], [path.name], HOW)
@@ -277,7 +287,7 @@ def load_fscil(root: Path | str, options: Options | None = None) -> KeywordData:
         if lang not in EVAL_LANGUAGES:
             raise DataError(f"'{lang}' is not an MSWC FSCIL evaluation language; choose from {', '.join(EVAL_LANGUAGES)}")
         path = folder / lang / "evaluation.csv"
-        if not path.is_file():
+        if not path.exists():
             raise files.missing("MSWC FSCIL", [folder / lang], ["evaluation.csv"], HOW)
         incremental[lang] = read_split(path, folder, length)
     for name, clips in [("base", splits["train"])] + list(incremental.items()):
@@ -303,13 +313,25 @@ def _safe_extract(archive: Path, target: Path) -> None:
     """Unpack a tar.gz refusing members that would land outside ``target`` (absolute paths, ``..``, links)."""
     import tarfile
 
+    import gzip
+    import tarfile
+    import zlib
+
     target = target.resolve()
-    with tarfile.open(archive, "r:gz") as tar:
-        for member in tar.getmembers():
-            dest = (target / member.name).resolve()
-            if target not in dest.parents and dest != target or member.issym() or member.islnk():
-                raise DataError(f"{archive}: refusing unsafe member '{member.name}'; download it again")
-            tar.extract(member, target)
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = tar.getmembers()  # reads the whole archive: a damaged one fails here, before anything is written
+            for member in members:
+                dest = (target / member.name).resolve()
+                if target not in dest.parents and dest != target or member.issym() or member.islnk() \
+                        or not (member.isfile() or member.isdir()):
+                    raise DataError(f"{archive}: refusing unsafe member '{member.name}'; download it again")
+            for member in members:
+                tar.extract(member, target)
+    except (tarfile.TarError, EOFError, gzip.BadGzipFile, zlib.error) as err:
+        reason = str(err).splitlines()[0][:100] if str(err) else type(err).__name__
+        raise DataError(f"{archive} is a corrupt or truncated tar.gz archive ({reason}); delete it and download "
+                        "it again") from None
 
 
 def download(root: Path | str) -> None:

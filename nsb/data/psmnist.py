@@ -47,30 +47,46 @@ def permutation(seed: int = 1234) -> np.ndarray:
     return np.random.RandomState(seed).permutation(784)
 
 
+AGAIN = "download it again (nsb data download psmnist --root DIR)"
+CLASSES = 10
+
+
 def read_idx(path: Path, expected_magic: int) -> np.ndarray:
-    """An IDX file (images: magic 2051, [n, 28, 28]; labels: magic 2049, [n]) as uint8."""
-    with files.open_binary(path) as f:
-        data = f.read()
-    if len(data) < 8:
-        raise DataError(f"{path} is too short to be an MNIST IDX file; download it again")
+    """An IDX file (images: magic 2051, [n, 28, 28]; labels: magic 2049, [n] in 0..9) as uint8."""
+    kind = "image" if expected_magic == 2051 else "label"
+    files.check_file(path, f"an MNIST IDX {kind} file", AGAIN)
+    data = files.read_bytes(path, AGAIN)
+    header = 16 if expected_magic == 2051 else 8
+    if len(data) < header:
+        raise DataError(f"{path} is too short to be an MNIST IDX {kind} file ({len(data)} bytes, the header alone "
+                        f"is {header}); {AGAIN}")
     magic, count = struct.unpack(">II", data[:8])
     if magic != expected_magic:
-        raise DataError(f"{path} is not an MNIST IDX {'image' if expected_magic == 2051 else 'label'} file "
-                        f"(magic {magic}, expected {expected_magic}); download it again")
-    header = 16 if magic == 2051 else 8
+        raise DataError(f"{path} is not an MNIST IDX {kind} file (magic {magic}, expected {expected_magic}); "
+                        f"{AGAIN}")
     shape = (count, *struct.unpack(">II", data[8:16])) if magic == 2051 else (count,)
-    if len(data) != header + int(np.prod(shape)):
-        raise DataError(f"{path} is truncated or corrupt ({len(data)} bytes for shape {shape}); download it again")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    if len(data) != header + int(np.prod(shape, dtype=np.int64)):
+        raise DataError(f"{path} is truncated or corrupt: its header says {' x '.join(map(str, shape))} values "
+                        f"({header + int(np.prod(shape, dtype=np.int64))} bytes), the file has {len(data)}; {AGAIN}")
+    if count == 0:
+        raise DataError(f"{path} holds no {kind}s (its header says 0); {AGAIN}")
+    if magic == 2051 and shape[1:] != (28, 28):
+        raise DataError(f"{path} holds {shape[1]} x {shape[2]} images, MNIST's are 28 x 28; {AGAIN}")
+    array = np.frombuffer(data, dtype=np.uint8, offset=header).reshape(shape)
+    if magic == 2049 and int(array.max()) >= CLASSES:
+        bad = int(np.argmax(array >= CLASSES))
+        raise DataError(f"{path}: label {int(array[bad])} at index {bad} is outside MNIST's classes 0..{CLASSES - 1}; "
+                        f"{AGAIN}")
+    return array
 
 
 class SequentialImages(Dataset):
     """Images as pixel sequences ``[784, 1]`` in the given order; stored as uint8, scaled on access."""
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, order: np.ndarray) -> None:
+    def __init__(self, images: np.ndarray, labels: np.ndarray, order: np.ndarray, sources: str = "MNIST") -> None:
         if len(images) != len(labels):
-            raise DataError(f"MNIST images ({len(images)}) and labels ({len(labels)}) differ in number; "
-                            "the files come from different releases")
+            raise DataError(f"{sources}: {len(images)} images but {len(labels)} labels; the files come from "
+                            f"different releases, {AGAIN}")
         self.pixels = torch.from_numpy(images.reshape(len(images), -1)[:, order].copy())
         self.labels = torch.from_numpy(labels.astype(np.int64))
 
@@ -98,17 +114,23 @@ def load(options: Options, root: Path, seed: int) -> TaskData:
         raise files.missing("MNIST", where, [NAMES[k] + "(.gz)" for k in need], HOW
                             + ("" if options.train_from_test else "; or set data.train_from_test = 8000 to use "
                                "the test digits alone"))
+    def pair(split: str) -> str:
+        return f"{paths[split + '_images']} and {paths[split + '_labels']}"
+
     test_x = read_idx(paths["test_images"], 2051)
     test_y = read_idx(paths["test_labels"], 2049)
     if options.train_from_test > 0:
         n = options.train_from_test
         if n >= len(test_x):
             raise ConfigError(f"data.train_from_test = {n} leaves no test digits (there are {len(test_x)})")
+        if len(test_x) != len(test_y):
+            SequentialImages(test_x, test_y, order, pair("test"))  # refuses with the two file names
         train = SequentialImages(test_x[:n], test_y[:n], order)
         test = SequentialImages(test_x[n:], test_y[n:], order)
     else:
-        train = SequentialImages(read_idx(paths["train_images"], 2051), read_idx(paths["train_labels"], 2049), order)
-        test = SequentialImages(test_x, test_y, order)
+        train = SequentialImages(read_idx(paths["train_images"], 2051), read_idx(paths["train_labels"], 2049), order,
+                                 pair("train"))
+        test = SequentialImages(test_x, test_y, order, pair("test"))
     return TaskData("classification", train, test, input_size=1, num_classes=10, time_steps=784,
                     info={"permutation": order.tolist(), "files": {k: str(p) for k, p in paths.items() if p}})
 

@@ -40,18 +40,27 @@ def folders(root: Path) -> list[Path]:
     return [root / "PennTreebank", root / "ptb", root]
 
 
+AGAIN = "download it again (nsb data download ptb --root DIR)"
+
+
 def tokens(path: Path) -> list[str]:
+    files.check_file(path, "a PTB text file", AGAIN)
+    data = files.read_bytes(path, AGAIN)  # a .gz copy is read through gzip
+    if b"\x00" in data:
+        raise DataError(f"{path} is a binary file (it holds NUL bytes), not PTB text; PTB files are plain text, "
+                        f"one sentence per line; {AGAIN}")
     try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise DataError(f"{path} is not UTF-8 text; PTB files are plain text, one sentence per line") from None
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise DataError(f"{path} is not UTF-8 text (byte {err.start}); PTB files are plain text, one sentence "
+                        f"per line; {AGAIN}") from None
     out: list[str] = []
     for line in text.splitlines():
         words = line.split()
         if words:
             out.extend(words + ["<eos>"])
     if not out:
-        raise DataError(f"{path} holds no words; pass a PTB text file")
+        raise DataError(f"{path} holds no words; pass a PTB text file, or {AGAIN}")
     return out
 
 
@@ -93,8 +102,8 @@ def load(options: Options, root: Path, seed: int) -> TaskData:
         for w in split:
             i = vocab.get(w, unk)
             if i is None:
-                raise DataError(f"word '{w}' is not in the training vocabulary and there is no <unk> to map it to; "
-                                "PTB splits share one closed vocabulary")
+                raise DataError(f"{paths[len(splits)]}: word '{w}' is not in the training vocabulary of {paths[0]} "
+                                "and there is no <unk> to map it to; PTB splits share one closed vocabulary")
             unknown += w not in vocab
             ids.append(i)
         splits.append(torch.tensor(ids, dtype=torch.long))

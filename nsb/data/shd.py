@@ -48,17 +48,42 @@ def bin_events(times: np.ndarray, units: np.ndarray, steps: int, window: float =
 class SpikeFrames(Dataset):
     """Reads one HDF5 split into memory as ragged arrays and bins a sample on access."""
 
-    def __init__(self, path: Path, options: Options) -> None:
+    def __init__(self, path: Path, options: Options, classes: int | None = None) -> None:
+        again = f"download it again (nsb data download {path.name.split('_')[0]} --root DIR)"
+        files.check_file(path, "an SHD/SSC HDF5 file", again)
         try:
             with h5py.File(path, "r") as f:
+                for name in ("spikes/times", "spikes/units", "labels"):
+                    if not isinstance(f.get(name), h5py.Dataset):
+                        raise DataError(f"{path} has no dataset '{name}' (an SHD/SSC file holds spikes/times, "
+                                        f"spikes/units and labels); {again}")
                 self.times = [np.asarray(t, dtype=np.float64) for t in f["spikes"]["times"]]
                 self.units = [np.asarray(u) for u in f["spikes"]["units"]]
-                self.labels = np.asarray(f["labels"], dtype=np.int64)
-        except (OSError, KeyError) as err:
+                self.labels = np.asarray(f["labels"])
+        except (OSError, KeyError, TypeError, ValueError) as err:
+            reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
             raise DataError(f"{path} is not a readable SHD/SSC HDF5 file with spikes/times, spikes/units and "
-                            f"labels ({err}); download it again") from None
-        if not (len(self.times) == len(self.units) == len(self.labels)):
-            raise DataError(f"{path}: spikes/times, spikes/units and labels differ in length; the file is corrupt")
+                            f"labels ({reason}); {again}") from None
+        lengths = {"spikes/times": len(self.times), "spikes/units": len(self.units), "labels": len(self.labels)}
+        if len(set(lengths.values())) > 1:
+            raise DataError(f"{path}: datasets of different lengths ({', '.join(f'{k} {v}' for k, v in lengths.items())}); "
+                            f"the file is corrupt, {again}")
+        if not lengths["labels"]:
+            raise DataError(f"{path} holds no samples; {again}")
+        if self.labels.ndim != 1 or not np.issubdtype(self.labels.dtype, np.integer):
+            raise DataError(f"{path}: labels are {self.labels.dtype} of shape {list(self.labels.shape)}, not one "
+                            f"class index per sample; {again}")
+        self.labels = self.labels.astype(np.int64)
+        if classes is not None and (self.labels.min() < 0 or self.labels.max() >= classes):
+            bad = int(np.argmax((self.labels < 0) | (self.labels >= classes)))
+            raise DataError(f"{path}: label {int(self.labels[bad])} of sample {bad} is outside the {classes} classes "
+                            f"(0..{classes - 1}); {again}")
+        for i, (t, u) in enumerate(zip(self.times, self.units)):
+            if t.shape != u.shape or t.ndim != 1:
+                raise DataError(f"{path}: sample {i} has {t.size} spike times but {u.size} units; the file is corrupt, "
+                                f"{again}")
+            if u.size and not np.issubdtype(u.dtype, np.integer):
+                raise DataError(f"{path}: spikes/units of sample {i} are {u.dtype}, not channel numbers; {again}")
         self.options = options
 
     def __len__(self) -> int:
@@ -79,7 +104,7 @@ def load_splits(name: str, splits: tuple[str, ...], classes: int, options: Optio
     for p in paths:
         if p.suffix == ".gz":  # type: ignore[union-attr]
             raise DataError(f"{p} is gzip-compressed; gunzip it first (h5py reads plain HDF5)")
-    data = {s: SpikeFrames(p, options) for s, p in zip(splits, paths)}  # type: ignore[arg-type]
+    data = {s: SpikeFrames(p, options, classes) for s, p in zip(splits, paths)}  # type: ignore[arg-type]
     return TaskData("classification", data["train"], data["test"], valid=data.get("valid"), input_size=CHANNELS,
                     num_classes=classes, time_steps=options.time_steps, info={"files": [str(p) for p in paths]})
 
