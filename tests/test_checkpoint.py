@@ -8,16 +8,22 @@ from nsb.checkpoint import atomic_write_bytes, load_checkpoint, save_checkpoint
 from nsb.errors import CheckpointError
 
 
+def payload(epoch=1, **extra):
+    """What nsb train saves, in miniature: every key a reader needs."""
+    return {"config": {"name": "t"}, "model": {"w": torch.arange(3.0)}, "optimizer": {"state": {}},
+            "epoch": epoch, "rng_cpu": torch.get_rng_state(), **extra}
+
+
 def test_round_trip(tmp_path):
     path = tmp_path / "run" / "checkpoint.pt"
-    save_checkpoint(path, {"model": {"w": torch.arange(3.0)}, "epoch": 2})
+    save_checkpoint(path, payload(epoch=2))
     data = load_checkpoint(path)
     assert data["epoch"] == 2 and torch.equal(data["model"]["w"], torch.arange(3.0))
 
 
 def test_crash_during_write_keeps_the_old_file(tmp_path, monkeypatch):
     path = tmp_path / "checkpoint.pt"
-    save_checkpoint(path, {"epoch": 1})
+    save_checkpoint(path, payload(epoch=1))
     before = path.read_bytes()
 
     class Boom(Exception):
@@ -30,7 +36,7 @@ def test_crash_during_write_keeps_the_old_file(tmp_path, monkeypatch):
 
     monkeypatch.setattr("os.fsync", crash)
     with pytest.raises(Boom):
-        save_checkpoint(path, {"epoch": 2})
+        save_checkpoint(path, payload(epoch=2))
     monkeypatch.setattr("os.fsync", real_fsync)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["checkpoint.pt"], "no temporary file may be left behind"
@@ -52,7 +58,7 @@ def test_missing_corrupt_and_foreign(tmp_path):
     with pytest.raises(CheckpointError, match="corrupt"):
         load_checkpoint(corrupt)
     truncated = tmp_path / "truncated.pt"
-    save_checkpoint(truncated, {"epoch": 1, "model": {"w": torch.zeros(1000)}})
+    save_checkpoint(truncated, payload(model={"w": torch.zeros(1000)}))
     truncated.write_bytes(truncated.read_bytes()[:500])
     with pytest.raises(CheckpointError, match="corrupt"):
         load_checkpoint(truncated)
@@ -60,6 +66,27 @@ def test_missing_corrupt_and_foreign(tmp_path):
     torch.save({"weights": torch.zeros(2)}, foreign)
     with pytest.raises(CheckpointError, match="not an nsb checkpoint"):
         load_checkpoint(foreign)
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"model": None}, "lacks 'model'"),
+    ({"epoch": None}, "lacks 'epoch'"),
+    ({"epoch": "3"}, "'epoch' is '3'"),
+    ({"config": [1]}, "'config' is a list"),
+    ({"model": {"w": torch.tensor([1.0, float("nan")])}}, "holds 1 NaN value"),
+    ({"model": {"w": torch.tensor([float("inf")] * 2)}}, "holds 2 infinite values"),
+])
+def test_missing_keys_wrong_types_and_nan_weights(tmp_path, change, message):
+    data = payload()
+    for key, value in change.items():
+        if value is None:
+            del data[key]
+        else:
+            data[key] = value
+    path = tmp_path / "checkpoint.pt"
+    save_checkpoint(path, data)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
 
 
 class Payload:
