@@ -96,9 +96,17 @@ def write_report(report: dict[str, Any], out_dir: Path) -> tuple[Path, Path]:
     from nsb.eval.plots import write_plots
 
     out_dir = Path(out_dir)
+    fresh = not out_dir.exists()
     out_dir.mkdir(parents=True, exist_ok=True)
-    plots = write_plots(report, out_dir)
-    json_path, md_path = out_dir / "report.json", out_dir / "report.md"
-    _write(json_path, json.dumps(report, indent=2) + "\n")
-    _write(md_path, markdown(report, [str(p) for p in plots]))
+    try:
+        plots = write_plots(report, out_dir)
+        json_path, md_path = out_dir / "report.json", out_dir / "report.md"
+        _write(json_path, json.dumps(report, indent=2) + "\n")
+        _write(md_path, markdown(report, [str(p) for p in plots]))
+    except BaseException:
+        if fresh:  # a report folder that could not be filled is not left behind half made
+            import shutil
+
+            shutil.rmtree(out_dir, ignore_errors=True)
+        raise
     return json_path, md_path

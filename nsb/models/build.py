@@ -41,8 +41,9 @@ def _neuron_factory(cfg: Config, time_steps: int):
 
 def build_model(cfg: Config, task: TaskData) -> nn.Module:
     m = cfg.model
-    threshold = float(cfg.neuron.get("threshold", 1.0))
     make_neuron = _neuron_factory(cfg, task.time_steps)
+    make_neuron(1, False)  # checks every [neuron] option against its declared type and range, before any use
+    threshold = float(cfg.neuron.get("threshold", 1.0))
     recurrent = cfg.layer_flags(m.recurrent, bool, "recurrent")
     layers = len(m.hidden) if m.kind != "conv" else len(m.channels) + 1
     norms = m.norm if isinstance(m.norm, list) else [m.norm] * layers

@@ -44,7 +44,7 @@ def _decays(taus):
 NEURON = Neuron(
     "adlif", OP, __doc__,
     options={
-        "threshold": Float(0.3),
+        "threshold": Float(0.3, 0.0, None, open_lo=True, doc="θ"),
         "v_rest": Float(0.0, doc="the membrane at t = 0 (the seed's rest)"),
         "input_norm": Bool(True, "BN over the T·B samples of the input, as the seed"),
         "init_zero": Bool(False, "start a and b at 0"),

@@ -36,7 +36,7 @@ OP = Op(
 NEURON = Neuron(
     "alif", OP, __doc__,
     options={
-        "threshold": Float(0.3),
+        "threshold": Float(0.3, 0.0, None, open_lo=True, doc="θ"),
         "v_rest": Float(0.0, doc="the membrane at t = 0 (the seed's rest)"),
         "beta": Float(1.8),
         "b0": Float(0.01, doc="the adaptation at t = 0"),

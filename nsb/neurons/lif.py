@@ -70,7 +70,7 @@ NEURON = Neuron(
     "lif", OP, __doc__,
     options={
         "decay": Float(0.2, 0.0, 1.0, doc="λ"),
-        "threshold": Float(0.3, doc="θ"),
+        "threshold": Float(0.3, 0.0, None, open_lo=True, doc="θ"),
         "v_rest": Float(0.0, doc="V_rest: the reset value and the initial membrane"),
         "reset": Choice("hard", RESETS),
         "reset_timing": Choice("deferred", TIMINGS),
