@@ -8,13 +8,13 @@ t0 + offset + 20·L + L/75, 1501)``, L = 197 the Lyapunov time (75 points per L,
 
 ``solver = "jitcdde"`` is NeuroBench's construction (its ``MackeyGlass.generate_data``): numpy seeded
 with ``seed``, ``jitcdde_lyap`` of the equation (the value plus one tangent vector for the largest
-Lyapunov exponent; the tangent vector of the past is random, and its error enters the adaptive
-step control, which is why the seed matters: jitcxde_common ≥ 1.5 no longer draws it from numpy's
-seeded generator, so nsb puts NeuroBench's draw back, see ``jitcdde_samples``), ``constant_past``, ``step_on_discontinuities`` (which leaves the
-solver at t0 = τ), then ``integrate`` at every grid time t0 + offset + i·Δ. The generated C is
-compiled with the system compiler; if that fails, jitcdde's Python backend gives the same series
-(agreement 1e-13 over the first 5 L, docs/mackey_glass.md) 100x slower. jitcdde is optional
-(``pip install nsb[mackey-glass]``).
+Lyapunov exponent; the past's tangent vector is random and its error enters the adaptive step
+control, so the seed matters; recent jitcxde_common (1.5.6 here) no longer draws it from numpy's
+seeded generator, and nsb puts NeuroBench's draw back, see ``jitcdde_samples``), ``constant_past``,
+``step_on_discontinuities`` (which leaves the solver at t0 = τ), then ``integrate`` at every grid
+time t0 + offset + i·Δ. The generated C is compiled with the system compiler; if that fails,
+jitcdde's Python backend gives the same series (5e-11 over the first 5 L) in ~9 s instead of ~1 s.
+jitcdde is optional (``pip install 'nsb[mackey-glass]'``).
 
 ``solver = "rk4"`` is nsb's own cross-check: classical Runge-Kutta 4 on a fixed step ``dt`` (τ/dt
 an integer, so the delayed value at a full step is a stored one; at the half steps it is the cubic
@@ -124,10 +124,10 @@ def jitcdde_samples(o: Options, count: int) -> tuple[np.ndarray, dict[str, float
                         "'nsb[mackey-glass]' (or jitcdde), or use solver = \"rk4\"") from None
     delayed = y(0, t - o.tau)
     f = [o.beta * delayed / (1 + delayed ** o.n) - o.gamma * y(0)]
-    # NeuroBench seeds numpy's global generator, from which jitcxde_common drew the tangent vector of the
-    # past; jitcxde_common 1.5 draws from an unseeded default_rng() instead, so its series change from run
-    # to run (1e-8 at once, O(1) after ~10 L). The old draw is put back for the call, and numpy's state
-    # restored afterwards.
+    # NeuroBench seeds numpy's global generator, from which jitcxde_common drew the past's tangent vector
+    # (np.random.normal); jitcxde_common 1.5.6 draws from an unseeded default_rng() instead, so the series
+    # changed from run to run (1e-8 at once, O(1) after ~10 L). The old draw is put back for the call, and
+    # numpy's state restored afterwards.
     state = np.random.get_state()
     np.random.seed(o.seed)
     drawn = jitcdde.past.random_direction
