@@ -212,7 +212,7 @@ def test_ttfs_one_spike_codes_the_logistic_feature():
     assert spikes.shape == (32, 64, 40)
     assert ((spikes == 0) | (spikes == 1)).all()
     assert spikes.sum(0).max() == 1  # first spike only: the hard reset to −∞ silences the neuron
-    c = m.w_in(regs)
+    c = m.w_in(regs) - m.neuron.options.threshold  # the bias carries +θ (θ = 1): the spike test is c + r > 0
     r = ramp(m.phases, 32, 2.0)
     # the neuron fires at the first substep where the ramp lifts c above θ = 0, so the integrated
     # readout feature (K − k*)/K counts the ramp quantiles above −c: a K-level logistic CDF
@@ -263,3 +263,110 @@ def test_ttfs_settings_and_errors():
         with pytest.raises(NsbError) as err:
             FirstSpikeNetwork(opts, seed=0)
         assert "\n" not in str(err.value)
+
+
+# --- issue 14: reproducible fits, validation-only tuning, every operation counted -------------------------
+
+def _small_settings():
+    s = load_settings()
+    s.ttfs.neurons, s.ttfs.window, s.ttfs.fan_in, s.ttfs.substeps = 60, 6, 2, 16
+    s.ttfs.ridge_grid = [1e-8, 1e-4]
+    s.esn.reservoir = 40
+    return s
+
+
+@pytest.fixture(scope="module")
+def small_ttfs_run():
+    return run_mackey_glass("ttfs", 1, _small_settings())
+
+
+def test_identical_fits_give_identical_smape(small_ttfs_run):
+    """The same command twice: the same readout and the same sMAPE per repeat, bit for bit."""
+    s = _small_settings()
+    for kind in ("ttfs", "esn"):
+        a = small_ttfs_run if kind == "ttfs" else run_mackey_glass(kind, 1, s)
+        b = run_mackey_glass(kind, 1, s)
+        assert a["smape"] == b["smape"] and a["ridge_chosen"] == b["ridge_chosen"]
+        assert a["validation_smape"] == b["validation_smape"]
+        np.testing.assert_array_equal(a["predictions"], b["predictions"])
+
+
+def test_ridge_fit_is_the_svd_solution_when_underdetermined():
+    """More unknowns than rows with a tiny λ (the first-spike readout's case): the SVD solution
+    W = Σ_i s_i/(s_i² + λ)·(u_iᵀ y)·v_i, to 1e-9 relative."""
+    g = torch.Generator().manual_seed(1)
+    f = torch.randn(80, 200, generator=g, dtype=torch.float64) @ torch.diag(torch.logspace(0, -6, 200,
+                                                                                        dtype=torch.float64))
+    y = torch.randn(80, 1, generator=g, dtype=torch.float64)
+    lam = 1e-6
+    u, sv, vh = torch.linalg.svd(f, full_matrices=False)
+    expected = (vh.T @ torch.diag(sv / (sv**2 + lam)) @ u.T @ y).T
+    w = ridge_fit(f, y, lam)
+    assert torch.linalg.norm(w - expected) <= 1e-9 * torch.linalg.norm(expected)
+
+
+def test_ridge_is_chosen_on_the_training_segment_only(series0):
+    """select_ridge scores candidates by a closed loop over the last train points; test points may be NaN."""
+    from nsb.tasks.mackey_glass.run import select_ridge
+
+    s = _small_settings()
+    s.esn.ridge_grid = [1e-9, 1e-5, 1e-1]
+    data = protocol.split(series0)
+    data.test_inputs = torch.full_like(data.test_inputs, float("nan"))
+    data.test_targets = torch.full_like(data.test_targets, float("nan"))
+    chosen, scores = select_ridge("esn", s, data, seed=0)
+    assert set(scores) == {"1e-09", "1e-05", "0.1"} and all(np.isfinite(v) for v in scores.values())
+    assert chosen.esn.ridge == float(min(scores, key=scores.get))
+    assert len(set(scores.values())) == 3  # the candidates do differ on the validation window
+    s.esn.ridge_grid = [1e-3, "big"]
+    with pytest.raises(NsbError):
+        select_ridge("esn", s, data, seed=0)
+
+
+def test_ttfs_full_cost_is_counted(series0, small_ttfs_run):
+    """Membranes: every IF neuron at every substep (K·R); the ramp table is in the footprint; the output
+    neuron and scaling are other_ops; total = MACs + ACs + membrane updates + other ops."""
+    m = _small_ttfs()  # R = 40, K = 32, window 6
+    s = protocol.split(series0)
+    m.fit(s.train_inputs, s.train_targets)
+    from nsb.metrics import footprint
+
+    assert m.ramp_current.shape == (32, 40)
+    assert footprint(m) >= 8 * 32 * 40  # the precomputed ramp is held, not recomputed per point
+    res, _ = evaluate(m, s, ["synaptic_operations", "membrane_updates", "smape"])
+    assert res["membrane_updates"] == 32 * 40
+    assert m.other_ops() == 2 * 32 + 5
+    r = small_ttfs_run
+    ops = r["synaptic_operations"]
+    assert r["membrane_updates"] == 16 * 60
+    assert r["total_ops"] == ops["effective_macs"] + ops["effective_acs"] + 16 * 60 + 2 * 16 + 5
+
+
+def test_every_model_reports_other_ops():
+    from nsb.tasks.mackey_glass.run import build
+
+    s = load_settings()
+    expected = {"lstm": 6 * 100 + 5 * 50, "esn": 4 * 186, "snn": 2 * 32 + 2, "lsm": 4 + 2 * 150 * 5,
+                "ttfs": 2 * 256 + 5}
+    for kind, value in expected.items():
+        model, _ = build(kind, s, 0)
+        assert model.other_ops() == value, kind
+
+
+def test_report_names_the_series_and_total_ops(tmp_path, small_ttfs_run):
+    results = {"ttfs": small_ttfs_run}
+    write_outputs(tmp_path, results, {"repeats": 1, "machine": "test", "command": "pytest",
+                                      "series": {"solver": "jitcdde", "seed": 0, "dt": 0.1}})
+    md = (tmp_path / "results.md").read_text()
+    assert "Series: jitcdde (seed 0)" in md and "total ops" in md and "÷ LSTM" in md
+    assert "ridge chosen on validation" in md
+
+
+def test_protocol_settings_default_to_neurobench_series():
+    s = load_settings()
+    assert (s.solver, s.series_seed, s.validation_points) == ("jitcdde", 0, 150)
+    assert s.ttfs.ridge_grid and s.esn.ridge_grid and s.lsm.ridge_grid
+    with pytest.raises(NsbError):
+        settings_from_dict({"protocol": {"solver": 3}})
+    with pytest.raises(NsbError):
+        settings_from_dict({"protocol": {"validation": 100}})

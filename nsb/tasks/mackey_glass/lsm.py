@@ -20,7 +20,7 @@ weight) pair. The neuron state (v, last spikes, trace) lives in buffers, so foot
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -51,6 +51,8 @@ class LSMOptions:
     trace_decay: float = 0.5       # λ_e of the spike trace
     readout: str = "trace"         # trace | membrane | both
     ridge: float = 1e-4
+    # candidates for ridge, chosen per repeat on the validation window (run.select_ridge); empty: ridge as set
+    ridge_grid: list[float] = field(default_factory=list)
     fit_noise: float = 0.0         # std of Gaussian noise on the standardised teacher inputs (fit only)
 
 
@@ -115,6 +117,11 @@ class SpikingReservoir(nn.Module):
         if self.opts.readout == "membrane":
             return torch.cat([z, self.v], 1)
         return torch.cat([z, self.trace, self.v], 1)
+
+    def other_ops(self) -> int:
+        """Operations per step beside synapses and membranes: (x − μ)/σ and μ + σ·y (4), the spike
+        trace e ← λ_e·e + s per neuron and substep (2RK)."""
+        return 4 + 2 * self.opts.reservoir * self.opts.substeps
 
     def step(self, x: Tensor) -> Tensor:
         check_step_input(x)

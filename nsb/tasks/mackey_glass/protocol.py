@@ -1,9 +1,11 @@
 """NeuroBench's Mackey-Glass protocol: series per repeat, splits, the autoregressive loop.
 
 Grid: 1,501 points ``linspace(t0, t0 + 20·L + L/75, 1501)`` (spacing Δ = (20L + L/75)/1500 ≈ 2.6284,
-L = 197), from ``nsb.data.mackey_glass`` (τ = 17, n = 10, β = 0.2, γ = 0.1, history 0.7206597).
-Repeat k (k = 0…29) starts ``o_k = int(k · 0.5 · 75)`` points later (0, 37, 75, …, 1087), i.e.
-t0 = o_k·Δ, and is seeded with k. With bin window 1, sample i is ``u[i]`` and its target ``u[i+1]``:
+L = 197), from ``nsb.data.mackey_glass`` (τ = 17, n = 10, β = 0.2, γ = 0.1, history 0.7206597), by
+default NeuroBench's solver (jitcdde, t0 = τ where ``step_on_discontinuities`` leaves it). One series of
+1501 + 1087 points is generated once; repeat k (k = 0…29) is its slice starting ``o_k = int(k · 0.5 · 75)``
+points in (0, 37, 75, …, 1087), as NeuroBench's loader slices its one file, and the models of repeat k
+are seeded with k. With bin window 1, sample i is ``u[i]`` and its target ``u[i+1]``:
 
     train:  inputs u[0 … 749],   targets u[1 … 750]     (teacher forcing)
     test:   inputs u[750 … 1499], targets u[751 … 1500]  (autoregressive: only u[750] is given,
@@ -22,7 +24,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from nsb.data.mackey_glass import Options, generate_series
+from nsb.data.mackey_glass import Options, sample
 from nsb.errors import NsbError
 
 LYAPUNOV_TIME = 197.0
@@ -31,7 +33,6 @@ TRAIN_POINTS = 750
 TEST_POINTS = 750
 WARMUP_POINTS = int(0.6 * POINTS_PER_LYAPUNOV)  # 45: dropped from the ESN's readout fit
 MAX_REPEATS = 30
-SPACING = (20 * LYAPUNOV_TIME + LYAPUNOV_TIME / POINTS_PER_LYAPUNOV) / (TRAIN_POINTS + TEST_POINTS)
 
 
 def offset_points(repeat: int) -> int:
@@ -41,14 +42,17 @@ def offset_points(repeat: int) -> int:
     return int(repeat * 0.5 * POINTS_PER_LYAPUNOV)
 
 
-@lru_cache(maxsize=MAX_REPEATS)
-def _series(repeat: int, dt: float) -> np.ndarray:
-    return generate_series(Options(start_offset=offset_points(repeat) * SPACING, dt=dt))
+@lru_cache(maxsize=4)
+def _long_series(solver: str, dt: float, seed: int) -> np.ndarray:
+    count = TRAIN_POINTS + TEST_POINTS + 1 + offset_points(MAX_REPEATS - 1)
+    return sample(Options(solver=solver, dt=dt, seed=seed), count)
 
 
-def series_for(repeat: int, dt: float = 0.1) -> np.ndarray:
-    """The 1,501-point float64 series of repeat ``repeat`` (a copy; cached per repeat)."""
-    return _series(repeat, dt).copy()
+def series_for(repeat: int, dt: float = 0.1, solver: str = "jitcdde", seed: int = 0) -> np.ndarray:
+    """The 1,501-point float64 series of repeat ``repeat``: a copy of its slice of the one long series
+    (``solver`` jitcdde, numpy seed ``seed``; or nsb's rk4 with step ``dt``)."""
+    start = offset_points(repeat)
+    return _long_series(solver, dt, seed)[start:start + TRAIN_POINTS + TEST_POINTS + 1].copy()
 
 
 @dataclass

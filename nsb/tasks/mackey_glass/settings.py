@@ -1,6 +1,6 @@
 """The benchmark's TOML (``configs/neurobench/mackey_glass.toml``, shipped with nsb), checked key by key.
 
-Sections: ``[protocol]`` (repeats, dt), ``[lstm]`` + ``[lstm.fit]``, ``[esn]``, ``[snn]`` +
+Sections: ``[protocol]`` (repeats, the series' solver and seed, rk4's dt, the validation window), ``[lstm]`` + ``[lstm.fit]``, ``[esn]``, ``[snn]`` +
 ``[snn.neuron_args]`` (keyword arguments of the nsb neuron) + ``[snn.fit]``, ``[lsm]``, ``[ttfs]``. A misspelled key is an
 ``NsbError`` naming it and the closest valid key, never silently ignored.
 """
@@ -39,7 +39,10 @@ class LSTMOptions:
 @dataclass
 class Settings:
     repeats: int = 30
-    dt: float = 0.1
+    solver: str = "jitcdde"      # NeuroBench's; "rk4" is nsb's own solver
+    series_seed: int = 0         # jitcdde_lyap's numpy seed
+    dt: float = 0.1              # rk4's step
+    validation_points: int = 150  # the end of the training segment on which ridge λ is chosen
     lstm: LSTMOptions = field(default_factory=LSTMOptions)
     lstm_fit: FitOptions = field(default_factory=FitOptions)
     esn: ESNOptions = field(default_factory=ESNOptions)

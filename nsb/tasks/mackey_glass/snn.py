@@ -70,6 +70,11 @@ class SpikingPredictor(nn.Module):
         feature = state[0] if self.opts.readout == "membrane" else spikes
         return self.mu + self.sigma * self.readout(feature)
 
+    def other_ops(self) -> int:
+        """Operations per step beside synapses and membranes: the register's (r − μ)/σ (2W) and the
+        output's μ + σ·y (2)."""
+        return 2 * self.opts.window + 2
+
     def step(self, x: Tensor) -> Tensor:
         check_step_input(x)
         self.register = torch.cat([self.register[:, 1:], x.to(self.register.dtype)], 1)

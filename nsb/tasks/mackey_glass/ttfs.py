@@ -5,11 +5,11 @@ Per prediction step i (one series point; the spiking layer runs K substeps per p
     z_i  = last W standardised inputs (x − μ)/σ                  register (μ, σ: train window)
     c_i  = W_in z_i + b                                         input synapse, once per point:
                                                                 fan_in·R MACs (real input)
-    r_kn = logit((k + u_n)/K) / gain,  k = 0…K−1                 a rising ramp current shared by all
-                                                                neurons, phase u_n per neuron
-    IF neuron n (nsb LIF, decay 1, θ = 0, hard reset to −∞):    input c_i + r_0 at k = 0, then the
-        v_k = c_i,n + r_kn until the first spike,              ramp's increments r_k − r_{k−1};
-        spike at k*_n = min{k : c_i,n + r_kn > 0}, then silent  at most one spike per neuron
+    r_kn = logit((k + u_n)/K) / gain,  k = 0…K−1                 a rising ramp, the same logistic
+                                                                quantiles for all, phase u_n per neuron
+    IF neuron n (nsb LIF, decay 1, θ = 1, hard reset to −∞):    input c_i + θ + r_0 at k = 0 (θ rides
+        v_k = c_i,n + θ + r_kn until the first spike,          in the bias), then the ramp's increments
+        spike at k*_n = min{k : c_i,n + r_kn > 0}, then silent  r_k − r_{k−1}; at most one spike each
     a_k  = w_out · s_k                                          readout synapse: one AC per spike
     I_k  = Σ_{j≤k} a_j,   V = (1/K) Σ_k I_k                      output neuron: non-leaking synaptic
                                                                 current, integrating membrane
@@ -22,14 +22,19 @@ counts drives the closed loop off the attractor (docs/mackey_glass.md lists what
 bounded features at K = 256 levels keep it on. Only W_out, w_z and b_out are fitted, by ridge
 regression on teacher-forced features after the 45-point warm-up, as the ESN.
 
-Cost per step as ``nsb.metrics`` counts it: fan_in·R MACs (input synapse) + W MACs (skip) + one AC
-per spike (≤ R). The ramp is a bias current, not a synapse; the neuron's state does not outlive a
-point (each point starts from v = 0), so the model is feed-forward in time apart from the register.
+Full cost per step: fan_in·R MACs (input synapse) + W MACs (skip) + one AC per spike (≤ R), counted
+by ``nsb.metrics``' synaptic operations; K·R membrane updates of the IF layer (its membrane_updates
+metric: every neuron takes the ramp increment at every substep, fired or not); and ``other_ops()``:
+the output neuron's 2K accumulations and the 4 operations of the input/output scaling. The ramp is
+input-independent, so it is precomputed once as a [K, R] table of increments: a buffer, so the
+footprint holds it (8·K·R bytes, 2 MB for K = 256, R = 1000) and no logit is evaluated per point.
+The neuron's state does not outlive a point (each point starts from v = 0), so the model is
+feed-forward in time apart from the register.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -43,6 +48,8 @@ from nsb.neurons import build_neuron
 
 # far enough below θ = 0 that no ramp increment sum can bring a fired neuron back within a point
 _REFRACTORY = -1e6
+# nsb's LIF needs θ > 0; the input bias carries +θ, so v = c + θ + r_k crosses θ exactly when c + r_k crosses 0
+_THRESHOLD = 1.0
 # phases stay this far inside (0, 1): the ramp's first and last values are finite
 _PHASE_MARGIN = 1e-3
 _FIT_SLICE = 32
@@ -58,6 +65,8 @@ class TTFSOptions:
     input_scale: float = 1.0       # W_in ~ U(−1, 1)·input_scale (·√(W/fan_in) when sparse)
     bias_scale: float = 1.0        # b ~ U(−1, 1)·bias_scale
     ridge: float = 1e-6
+    # candidates for ridge, chosen per repeat on the validation window (run.select_ridge); empty: ridge as set
+    ridge_grid: list[float] = field(default_factory=list)
 
 
 def ramp(phases: Tensor, substeps: int, gain: float) -> Tensor:
@@ -87,18 +96,21 @@ class FirstSpikeNetwork(nn.Module):
         f64 = torch.float64
         self.w_in = nn.Linear(w, r, bias=True, dtype=f64)
         # the reset right after the spike (the seed's RLIF timing) is what the measured results used
-        self.neuron = build_neuron("lif", r, decay=1.0, threshold=0.0, v_rest=_REFRACTORY, reset="hard",
+        self.neuron = build_neuron("lif", r, decay=1.0, threshold=_THRESHOLD, v_rest=_REFRACTORY, reset="hard",
                                    reset_timing="immediate", backend="torch")
         self.w_out = nn.Linear(r, 1, bias=False, dtype=f64)
         self.skip = nn.Linear(w, 1, bias=True, dtype=f64)
         with torch.no_grad():
             self.w_in.weight.copy_(torch.from_numpy(w_in))
-            self.w_in.bias.copy_(torch.from_numpy(bias))
+            self.w_in.bias.copy_(torch.from_numpy(bias + _THRESHOLD))
             for p in (self.w_out.weight, self.skip.weight, self.skip.bias):
                 p.zero_()
         self.requires_grad_(False)
-        # phases, not the [K, R] ramp, are the state to keep: the ramp is regenerated per point
-        self.register_buffer("phases", torch.from_numpy(phases))
+        self.phases = torch.from_numpy(phases)
+        # the neuron's input per substep: r_0 at the first, then the ramp's increments; input-independent,
+        # so precomputed once, and a buffer so that the footprint holds the table
+        r_k = ramp(self.phases, k, opts.gain)
+        self.register_buffer("ramp_current", torch.cat([r_k[:1], r_k[1:] - r_k[:-1]]))
         self.register_buffer("mu", torch.zeros((), dtype=f64))
         self.register_buffer("sigma", torch.ones((), dtype=f64))
         self.register_buffer("register", torch.zeros(1, w, dtype=f64))
@@ -108,10 +120,8 @@ class FirstSpikeNetwork(nn.Module):
 
     def spikes(self, regs: Tensor) -> Tensor:
         """Registers ``[B, W]`` (standardised) → the spiking layer's spikes ``[K, B, R]``."""
-        r_k = ramp(self.phases, self.opts.substeps, self.opts.gain)
-        # the neuron's input: the synaptic drive plus r_0 at the first substep, then the ramp's increments
-        current = torch.cat([r_k[:1], r_k[1:] - r_k[:-1]])[:, None, :].repeat(1, regs.shape[0], 1)
-        current[0] += self.w_in(regs)
+        current = self.ramp_current[:, None, :].repeat(1, regs.shape[0], 1)
+        current[0] += self.w_in(regs)  # the synaptic drive enters once, at the first substep
         v0 = regs.new_zeros(regs.shape[0], self.opts.neurons)  # from 0, not from the refractory V_rest
         spikes, _ = self.neuron(current, (v0, torch.zeros_like(v0)))
         return spikes
@@ -126,6 +136,11 @@ class FirstSpikeNetwork(nn.Module):
         """Readout synapse per substep (ACs on spikes), synaptic current, integrating membrane."""
         current = torch.cumsum(self.w_out(spikes), 0)
         return current.sum(0) / spikes.shape[0] + self.skip(regs)
+
+    def other_ops(self) -> int:
+        """Operations per step outside synapses and membranes: (x − μ)/σ and μ + σ·y (4), the output
+        neuron's current accumulation and membrane integration over K substeps (2K), its 1/K (1)."""
+        return 2 * self.opts.substeps + 5
 
     def step(self, x: Tensor) -> Tensor:
         check_step_input(x)
