@@ -312,3 +312,56 @@ def test_shipped_config_loads():
     run, data = from_config(str(Path(__file__).resolve().parents[1] / "configs" / "fscil_m5.toml"))
     assert run["sessions"] == 10 and run["ways"] == 10 and run["shots"] == 5 and run["data"] == "mswc"
     assert set(run) - {"data", "root"} <= {f for f in FSCILConfig.__dataclass_fields__}
+
+
+# --- pre-training schedule presets and several seeds (issue 14) ---------------------------------------------
+
+def test_pretrain_schedule_is_neurobench_by_default():
+    from nsb.tasks.fscil.protocol import resolve_schedule
+
+    m5 = resolve_schedule(FSCILConfig())
+    assert (m5.lr, m5.weight_decay, m5.step_size, m5.gamma) == (1e-2, 1e-4, 20, 0.1)
+    assert resolve_schedule(FSCILConfig(model="snn")).lr == 1e-3
+    old = resolve_schedule(FSCILConfig(pretrain="nsb"))
+    assert (old.lr, old.weight_decay, old.step_size, old.gamma) == (1e-3, 0.0, 20, 0.5)
+    mixed = resolve_schedule(FSCILConfig(gamma=0.3, weight_decay=0.0))
+    assert (mixed.lr, mixed.weight_decay, mixed.gamma) == (1e-2, 0.0, 0.3)
+    with pytest.raises(NsbError) as err:
+        resolve_schedule(FSCILConfig(pretrain="fast"))
+    assert "\n" not in str(err.value)
+
+
+def test_aggregate_is_mean_and_spread_per_session():
+    from nsb.tasks.fscil.protocol import aggregate
+
+    def run(seed, accs, new):
+        sessions = [{"session": i, "acc_all": a, "acc_base": a, "acc_new": n, "acc_session_new": n}
+                    for i, (a, n) in enumerate(zip(accs, new))]
+        summary = {"base_accuracy": accs[0], "pretrain_head_accuracy": 0.5, "session_average": float(np.mean(accs)),
+                   "new_average": float(np.mean(new[1:])) if len(new) > 1 else None, "final_all": accs[-1]}
+        return {"config": {"seed": seed}, "mfcc": {}, "parameters": 1, "sessions": sessions, "summary": summary,
+                "complexity": None}
+
+    agg = aggregate([run(0, [0.9, 0.7], [None, 0.4]), run(1, [0.8, 0.5], [None, 0.2])])
+    assert agg["seeds"] == 2 and agg["config"]["seeds"] == [0, 1]
+    s1 = agg["sessions"][1]
+    assert s1["acc_all"] == pytest.approx(0.6) and s1["acc_all_std"] == pytest.approx(0.1)
+    assert (s1["acc_all_min"], s1["acc_all_max"]) == (0.5, 0.7)
+    assert agg["sessions"][0]["acc_new"] is None
+    assert agg["summary"]["session_average"] == pytest.approx(0.725)
+    with pytest.raises(NsbError):
+        aggregate([run(0, [0.9, 0.7], [None, 0.4]), run(1, [0.8], [None])])
+
+
+def test_main_averages_seeds(tmp_path):
+    from nsb.tasks.fscil.run import main, summary_line
+
+    options = ["base_classes=6", "groups=2", "ways=3", "train_per_class=10", "test_per_class=4", "eval_per_class=6"]
+    settings = dict(epochs=1, sessions=2, ways=3, support_pool=3, query_per_class=3, shots=2)
+    results = main(tmp_path, quick=True, settings=settings, data_options=options, seeds=2)
+    assert results["seeds"] == 2 and len(results["runs"]) == 2 and len(results["sessions"]) == 3
+    assert [r["config"]["seed"] for r in results["runs"]] == [0, 1]
+    assert "acc_all_std" in results["sessions"][1] and "over 2 seeds" in summary_line(results, tmp_path)
+    assert (tmp_path / "sessions.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(NsbError):
+        main(tmp_path, quick=True, settings=settings, data_options=options, seeds=0)

@@ -1,6 +1,10 @@
 """NeuroBench's keyword FSCIL protocol: pre-train on the base classes, then add classes few-shot.
 
-1. Pre-train the network with cross-entropy on the base training set (backprop allowed only here).
+1. Pre-train the network with cross-entropy on the base training set (backprop allowed only here):
+   Adam + StepLR. ``pretrain = "neurobench"`` (default) is NeuroBench's schedule (its
+   ``examples/mswc_fscil``): lr 1e-2 for M5 and 1e-3 for the SNN, weight decay 1e-4, step 20 epochs,
+   γ 0.1; ``"nsb"`` is nsb's earlier one: lr 1e-3, no weight decay, step 20, γ 0.5. An explicit lr,
+   weight_decay, step_size or gamma overrides the preset's.
 2. Session 0: prototypes c_k of every base class from the base training set (the mean embedding,
    :mod:`nsb.tasks.fscil.prototypes`); test on the base test set.
 3. Sessions 1..S, one group (a language) each, in an order drawn from the seed: ``ways`` new classes,
@@ -22,7 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
@@ -49,10 +53,11 @@ class FSCILConfig:
     epochs: int = 50
     batch_size: int = 256
     eval_batch_size: int = 256
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    step_size: int = 20  # StepLR
-    gamma: float = 0.5
+    pretrain: str = "neurobench"  # the schedule preset (PRETRAIN); None fields below take its values
+    lr: float | None = None
+    weight_decay: float | None = None
+    step_size: int | None = None  # StepLR
+    gamma: float | None = None
     seed: int = 0
     device: str = "cpu"  # cpu | cuda | auto
     cache_embeddings: bool = True  # the frozen extractor gives the same test embeddings every session
@@ -61,6 +66,25 @@ class FSCILConfig:
 
 
 Log = Callable[[str], None]
+
+# lr per model kind; NeuroBench's examples/mswc_fscil/mswc_fscil.py pre_train(): Adam(lr, weight_decay=1e-4),
+# StepLR(step_size=20, gamma=0.1), 50 epochs, batch 256, lr 0.01 (M5) or 0.001 (SNN)
+PRETRAIN = {
+    "neurobench": {"lr": {"m5": 1e-2, "snn": 1e-3}, "weight_decay": 1e-4, "step_size": 20, "gamma": 0.1},
+    "nsb": {"lr": {"m5": 1e-3, "snn": 1e-3}, "weight_decay": 0.0, "step_size": 20, "gamma": 0.5},
+}
+
+
+def resolve_schedule(cfg: FSCILConfig) -> FSCILConfig:
+    """``cfg`` with lr, weight_decay, step_size and gamma filled from its ``pretrain`` preset where unset."""
+    if cfg.pretrain not in PRETRAIN:
+        raise NsbError(f"unknown pretrain schedule '{cfg.pretrain}'; choose one of: {', '.join(PRETRAIN)}")
+    preset = PRETRAIN[cfg.pretrain]
+    lr = preset["lr"].get(cfg.model, preset["lr"]["m5"])
+    return replace(cfg, lr=lr if cfg.lr is None else cfg.lr,
+                   weight_decay=preset["weight_decay"] if cfg.weight_decay is None else cfg.weight_decay,
+                   step_size=preset["step_size"] if cfg.step_size is None else cfg.step_size,
+                   gamma=preset["gamma"] if cfg.gamma is None else cfg.gamma)
 
 
 def device_of(name: str) -> torch.device:
@@ -199,6 +223,7 @@ def _accuracy(protos: Prototypes, embeddings: Tensor, labels: Tensor) -> Tensor:
 def run_fscil(data: KeywordData, cfg: FSCILConfig, model: nn.Module | None = None, log: Log = lambda s: None,
               on_session: Callable[[int], None] | None = None) -> dict:
     """Pre-train (unless ``cfg.epochs`` is 0), run sessions 0..S and return the results dictionary."""
+    cfg = resolve_schedule(cfg)
     torch.manual_seed(cfg.seed)
     device = device_of(cfg.device)
     mfcc_config = MFCCConfig() if data.sample_rate == 48000 else MFCCConfig.for_rate(data.sample_rate)
@@ -286,3 +311,40 @@ def run_fscil(data: KeywordData, cfg: FSCILConfig, model: nn.Module | None = Non
         "complexity": metrics,
         "timings": timings,
     }
+
+
+SESSION_KEYS = ("acc_all", "acc_base", "acc_new", "acc_session_new")
+SUMMARY_KEYS = ("base_accuracy", "pretrain_head_accuracy", "session_average", "new_average", "final_all")
+
+
+def _mean_std(values: list[float | None]) -> tuple[float | None, float | None]:
+    if any(v is None for v in values):
+        return None, None
+    return float(np.mean(values)), float(np.std(values))
+
+
+def aggregate(runs: list[dict]) -> dict:
+    """Several seeds' :func:`run_fscil` results as one: per session and summary key, the mean over the
+    runs and its population std (``<key>_std``), plus min and max of the session accuracy; the runs
+    themselves under ``runs``. The session groups differ between seeds (the order is drawn), so a
+    session is an index, not a language."""
+    if not runs:
+        raise NsbError("aggregate: no FSCIL runs")
+    counts = {len(r["sessions"]) for r in runs}
+    if len(counts) != 1:
+        raise NsbError(f"aggregate: the runs have different session counts {sorted(counts)}")
+    sessions = []
+    for i in range(counts.pop()):
+        row: dict = {"session": i}
+        for key in SESSION_KEYS:
+            row[key], row[f"{key}_std"] = _mean_std([r["sessions"][i][key] for r in runs])
+        all_acc = [r["sessions"][i]["acc_all"] for r in runs]
+        row["acc_all_min"], row["acc_all_max"] = min(all_acc), max(all_acc)
+        sessions.append(row)
+    summary = {}
+    for key in SUMMARY_KEYS:
+        summary[key], summary[f"{key}_std"] = _mean_std([r["summary"][key] for r in runs])
+    config = dict(runs[0]["config"])
+    config["seeds"] = [r["config"]["seed"] for r in runs]
+    return {"config": config, "mfcc": runs[0]["mfcc"], "parameters": runs[0]["parameters"], "seeds": len(runs),
+            "sessions": sessions, "summary": summary, "complexity": runs[0]["complexity"], "runs": runs}
