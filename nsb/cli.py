@@ -438,7 +438,12 @@ def fscil(
     lr: Optional[float] = typer.Option(None, help="base training learning rate"),
     step_size: Optional[int] = typer.Option(None, help="StepLR step (epochs)"),
     gamma: Optional[float] = typer.Option(None, help="StepLR decay"),
-    seed: Optional[int] = typer.Option(None, help="random seed"),
+    weight_decay: Optional[float] = typer.Option(None, help="Adam weight decay"),
+    pretrain: Optional[str] = typer.Option(None, help="pre-training schedule preset: neurobench (default: lr 1e-2 "
+                                           "M5 / 1e-3 SNN, weight decay 1e-4, StepLR 20/0.1) or nsb (lr 1e-3, no "
+                                           "weight decay, StepLR 20/0.5); explicit options override it"),
+    seed: Optional[int] = typer.Option(None, help="random seed (the first of --seeds)"),
+    seeds: int = typer.Option(1, help="runs with seeds seed..seed+N-1; results are their mean ± std per session"),
     device: Optional[str] = typer.Option(None, help="cpu, cuda, cuda:N or auto"),
     limit_train_batches: Optional[int] = typer.Option(None, help="> 0: stop each epoch after this many batches"),
     metrics_batches: Optional[int] = typer.Option(None, help="> 0: NeuroBench complexity metrics on this many "
@@ -455,10 +460,12 @@ def fscil(
 
     settings = dict(width=width, sessions=sessions, ways=ways, shots=shots, support_pool=support_pool,
                     query_per_class=query_per_class, epochs=epochs, batch_size=batch_size,
-                    eval_batch_size=eval_batch_size, lr=lr, step_size=step_size, gamma=gamma, seed=seed, device=device,
+                    eval_batch_size=eval_batch_size, lr=lr, step_size=step_size, gamma=gamma, weight_decay=weight_decay,
+                    pretrain=pretrain, seed=seed, device=device,
                     limit_train_batches=limit_train_batches, metrics_batches=metrics_batches)
     results = run_fscil(out, data=data.value, root=root, model=model.value, config=config, quick=quick,
-                        threads=threads, cache=cache == OnOff.on, settings=settings, data_options=data_option)
+                        threads=threads, cache=cache == OnOff.on, settings=settings, data_options=data_option,
+                        seeds=seeds)
     print(summary_line(results, out))
 
 
