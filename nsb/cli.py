@@ -508,6 +508,11 @@ def doctor(
 
     if device not in ("auto", "cpu", "cuda"):
         raise NsbError(f"--device must be auto, cpu or cuda, got '{device}'")
+    from nsb.paths import check_writable
+
+    for folder, what in ((json_file.parent if json_file else None, "--json"), (keep, "--keep")):
+        if folder is not None:
+            check_writable(folder, what)
     if device == "cuda" and gpu_arch() is None:
         raise NsbError("--device cuda but torch sees no CUDA device here; run nsb doctor without --device for the "
                        "CPU checks, or on a GPU machine with a CUDA build of torch")
@@ -531,7 +536,9 @@ def plugins_build(
 ) -> None:
     """Build libnsb_trt_plugins.so with CMake and test it through getCreators (no TensorRT runtime needed)."""
     from nsb.kernels.plugins import build, run_harness
+    from nsb.paths import check_writable
 
+    check_writable(out, "--out")
     with console.status("building the TensorRT plugins"):
         library = build(tensorrt, out, tuple(arch))
     console.print(f"built {library}")

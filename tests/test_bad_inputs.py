@@ -175,6 +175,8 @@ def test_usage_error_is_one_line(tmp_path, args, fragment):
     (["compare", "a.json", "b.json"], "not found"),
     (["metrics", "nowhere"], "nowhere"),
     (["mackey-glass", "--out", "o", "--model", "transformer"], "transformer"),
+    (["doctor", "--json", "/proc/nsb/report.json"], "system folder"),
+    (["plugins", "build", "--out", "/proc/nsb-build"], "system folder"),
 ])
 def test_command_input_error_is_one_line(tmp_path, args, fragment):
     check_case(tmp_path, args, 2, (fragment,))
