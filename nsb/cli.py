@@ -388,7 +388,8 @@ def metrics(
         from nsb.train import Trainer
 
         cfg = from_dict(load_checkpoint(run_dir / "checkpoint.pt")["config"], f"{run_dir} (saved config)")
-        cfg.out_dir, cfg.name = str(run_dir.parent), run_dir.name
+        where = run_dir.resolve()  # `nsb metrics .` names the folder by its real name
+        cfg.out_dir, cfg.name = str(where.parent), where.name
         with console.status("measuring NeuroBench metrics"):
             results = Trainer(cfg, resume=True, progress=False).write_neurobench()
     from nsb.metrics.report import rows

@@ -86,3 +86,41 @@ def test_mackey_glass_windows_are_next_value_targets():
 def test_unknown_option_is_named():
     with pytest.raises(ConfigError, match="did you mean 'time_steps'"):
         load_task("binary_adding", "unused", {"time_step": 50}, seed=0)
+
+
+def test_binary_adding_is_made_as_the_seed():
+    """Fixed data seed, 80x oversampling with the first samples of each class kept, and a test set that depends
+    on neither the training size nor the run's seed."""
+    small = load_task("binary_adding", "unused", {"train_size": 500, "test_size": 200, "time_steps": 30}, seed=1)
+    other = load_task("binary_adding", "unused", {"train_size": 1000, "test_size": 200, "time_steps": 30}, seed=99)
+    assert torch.equal(small.test.tensors[0], other.test.tensors[0])
+    assert torch.equal(small.test.tensors[1], other.test.tensors[1])
+    assert not torch.equal(small.train.tensors[1][:500], other.train.tensors[1][:500])  # shuffled differently
+    reseeded = load_task("binary_adding", "unused", {"train_size": 200, "test_size": 100, "time_steps": 30,
+                                                     "data_seed": 1}, seed=1)
+    assert not torch.equal(reseeded.test.tensors[0], small.test.tensors[0][:100])
+    # the balancing keeps the first candidates of each class, in draw order
+    from nsb.data.binary_adding import select_labels
+
+    o = BAOptions(time_steps=30)
+    marked = select_labels(100, o, np.random.default_rng(7))
+    coins = (np.random.default_rng(7).random((8000, 9)) < 0.5).astype(np.uint8)
+    for c in range(1, 9):  # common classes: never resampled
+        first = coins[coins.sum(1) == c][:10]
+        assert np.array_equal(marked[c * 10:(c + 1) * 10], first)
+    # 8,000 candidates hold about 16 of class 0: 10 kept without resampling; class 9 likewise
+    assert len(np.unique(marked[:10], axis=0)) == 1 and marked[:10].sum() == 0
+
+
+def test_binary_adding_rare_classes_are_resampled_with_replacement():
+    from nsb.data.binary_adding import select_labels
+
+    o = BAOptions(time_steps=30, markers=14)  # 15 classes; class 1 is 14 in 16,384
+    marked = select_labels(300, o, np.random.default_rng(3))  # 24,000 candidates
+    assert np.array_equal(np.bincount(marked.sum(1), minlength=15), np.full(15, 20))
+    coins = (np.random.default_rng(3).random((24000, 14)) < 0.5).astype(np.uint8)
+    found = coins[coins.sum(1) == 1]
+    assert 1 < len(found) < 20  # this seed leaves class 1 short: it must have been resampled
+    kept = marked[20:40]
+    assert {tuple(r) for r in kept} <= {tuple(r) for r in found}
+    assert len({tuple(r) for r in kept}) == len({tuple(r) for r in found})
