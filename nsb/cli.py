@@ -72,6 +72,8 @@ def train(
                                          "(nsb configs lists them). Default: default."),
     overrides: list[str] = typer.Option([], "--set", "-s", help="Override a key, e.g. --set train.lr=1e-3 "
                                         "--set model.hidden=[64,64]. Repeatable."),
+    unset: list[str] = typer.Option([], "--unset", help="Remove a key the config sets, e.g. --unset neuron.decay "
+                                    "to train another neuron from a LIF config. Repeatable."),
     seed: Optional[int] = typer.Option(None, help="Random seed (overrides the config's)."),
     device: Optional[str] = typer.Option(None, help="auto, cpu, cuda or cuda:N (overrides train.device)."),
     name: Optional[str] = typer.Option(None, help="Run name: the run is written to <out_dir>/<name>/."),
@@ -105,7 +107,7 @@ def train(
         ckpt = load_checkpoint(Path(probe.out_dir) / probe_name / "checkpoint.pt")
         cfg = from_dict(apply_overrides(ckpt["config"], extra), "saved config with --set overrides")
     else:
-        cfg = load_config(resolve_config(config), extra)
+        cfg = load_config(resolve_config(config), extra, unset)
     assert isinstance(cfg, Config)
 
     live = not quiet and sys.stderr.isatty()
@@ -148,6 +150,7 @@ def configs() -> None:
 def summary(
     config: Optional[str] = typer.Option(None, "--config", "-c", help="TOML file or shipped config name."),
     overrides: list[str] = typer.Option([], "--set", "-s", help="Override a key. Repeatable."),
+    unset: list[str] = typer.Option([], "--unset", help="Remove a key the config sets. Repeatable."),
 ) -> None:
     """Build the model of a config and print its layers and parameter count, without training."""
     _require_torch("summary")
@@ -157,7 +160,7 @@ def summary(
     from nsb.data import load_task
     from nsb.models.build import build_model, count_parameters
 
-    cfg = load_config(resolve_config(config), list(overrides))
+    cfg = load_config(resolve_config(config), list(overrides), list(unset))
     torch.manual_seed(cfg.seed)
     task = load_task(cfg.data.name, cfg.data.root, cfg.data.options, cfg.seed)
     model = build_model(cfg, task)

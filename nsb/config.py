@@ -216,6 +216,19 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
     return raw
 
 
+def remove_keys(raw: dict[str, Any], keys: list[str], where: str) -> dict[str, Any]:
+    """``--unset section.key``: drop a key the file sets (a neuron option another neuron rejects)."""
+    for text in keys:
+        path = [p for p in text.strip().split(".") if p]
+        node = raw
+        for part in path[:-1]:
+            node = node.get(part) if isinstance(node, dict) else None
+        if not path or not isinstance(node, dict) or path[-1] not in node:
+            raise ConfigError(f"--unset {text}: {where} does not set '{text}'; nothing to remove")
+        del node[path[-1]]
+    return raw
+
+
 def read_toml(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ConfigError(f"config file {path} not found; pass an existing TOML file with --config "
@@ -228,9 +241,12 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path} is not a UTF-8 text file; pass a TOML config") from None
 
 
-def load_config(path: Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Read ``path`` (or the built-in defaults), apply ``overrides``, check every key and type."""
+def load_config(path: Path | None = None, overrides: list[str] | None = None,
+                unset: list[str] | None = None) -> Config:
+    """Read ``path`` (or the built-in defaults), drop the ``unset`` keys, apply ``overrides``, check every key
+    and type."""
     raw = read_toml(path) if path is not None else {}
+    raw = remove_keys(raw, unset or [], str(path) if path is not None else "the defaults")
     raw = apply_overrides(raw, overrides or [])
     where = str(path) if path is not None else "defaults"
     if overrides:

@@ -486,3 +486,13 @@ def test_assert_refused_fails_on_a_traceback():
         assert_refused(Outcome(2, "", "nsb: error: a\nnsb: error: b\n"), 2)
     with pytest.raises(AssertionError):
         assert_refused(Outcome(1, "", "nsb: error: a\n"), 2)
+
+
+def test_unset_removes_a_key_another_neuron_rejects(tmp_path):
+    refused = check_case(tmp_path, ["summary", "-c", "binary_adding_ff", "--set", 'model.neuron="plif"'], 2,
+                         ("no option 'decay'", "--unset neuron.decay"))
+    assert refused.code == 2
+    done = run_nsb(["summary", "-c", "binary_adding_ff", "--set", 'model.neuron="plif"', "--set",
+                    "data.train_size=100", "--set", "data.test_size=100", "--unset", "neuron.decay"], tmp_path)
+    assert done.code == 0, done.stderr
+    check_case(tmp_path, ["summary", "-c", "binary_adding_ff", "--unset", "neuron.nope"], 2, ("does not set",))

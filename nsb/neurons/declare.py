@@ -231,11 +231,16 @@ def state_output(state: str) -> str:
 @dataclass(frozen=True)
 class Learned:
     """A trained tensor of a layer: one number (``scalar``), one per neuron (``neuron``) or one per step
-    and neuron (``step``, with ``rows`` naming the option that holds the step count)."""
+    and neuron (``step``, with ``rows`` naming the option that holds the step count).
+
+    ``shared``: one tensor for the whole network (CELIF's temporal embedding), as wide as its widest
+    layer of this neuron, created by the model (:func:`nsb.neurons.module.share_learned`); each layer
+    reads its first N columns. A layer built alone holds its own."""
 
     shape: Literal["scalar", "neuron", "step"]
     init: Callable[[Any, Any], Any]             # init(g, options) -> tensor of this shape
     rows: str = ""
+    shared: bool = False
 
 
 Fold = Callable[[Any, Any, Any], Any] | str | float  # fold(f, learned, options), an option's name, or a constant
@@ -256,6 +261,7 @@ class Neuron:
     recurrence: Literal["optional", "always", "never"] = "optional"
     recurrent_synapse: Literal["linear", "zero_diagonal"] = "linear"
     input_norm: str = ""                     # a Bool option: BN over the T·B samples before the op (adLIF)
+    surrogate: str = ""                      # the one surrogate a neuron whose spike is part of it takes (asgl_lif)
 
     def __post_init__(self) -> None:
         known = set(self.op.all_attributes) | set(self.op.inputs) | set(self.op.step_inputs)
@@ -273,7 +279,8 @@ class Neuron:
         for key in given:
             if key not in self.options:
                 raise ConfigError(f"neuron '{self.name}' has no option '{key}'{closest(key, self.options)}; "
-                                  f"it takes: {', '.join(self.options) or 'none'}")
+                                  f"it takes: {', '.join(self.options) or 'none'} (drop a key the config file sets "
+                                  f"with --unset neuron.{key})")
         out: dict[str, Any] = {}
         for key, spec in self.options.items():
             if key in given:
