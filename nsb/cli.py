@@ -497,6 +497,40 @@ def mackey_glass(
 
 
 @app.command()
+def reproduce(
+    table: str = typer.Argument(..., help="neurons or rules (the seed's neuron and learning-rule tables)."),
+    rows: list[str] = typer.Option([], "--rows", "-r", help="Only these rows, e.g. --rows lif --rows alif."),
+    columns: list[str] = typer.Option([], "--columns", "-c", help="Only these columns: ptb-ff, ptb-rec, psmnist-ff, "
+                                      "psmnist-rec, ba-ff, ba-rec."),
+    budget: str = typer.Option("short", help="full (the seed's schedule) or short (a CPU schedule that shows the "
+                               "ordering early)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N for every cell."),
+    jobs: int = typer.Option(1, help="Cells trained side by side; each gets cores/jobs threads."),
+    out: Path = typer.Option(Path("runs/reproduce"), help="Where the runs go (OUT/<budget>/<cell>/); a rerun "
+                             "resumes them."),
+    data_root: Optional[Path] = typer.Option(None, help="Folder of the real data sets (PS-MNIST under mnist/, PTB "
+                                             "under ptb/ when present). Default: each config's data.root."),
+    report: Path = typer.Option(Path("benchmarks/REPRODUCTION.md"), help="The report the table is written into."),
+    list_cells: bool = typer.Option(False, "--list", help="List the cells and their state; train nothing."),
+) -> None:
+    """Train rows of a seed table and write ours beside the paper's into benchmarks/REPRODUCTION.md; resumes."""
+    _require_torch("reproduce")
+    from nsb.reproduce.runner import reproduce as run_table, select, status
+
+    if list_cells:
+        for cell in select(table, rows or None, columns or None):
+            console.print(f"{cell.name:32s} {status(cell, out / budget):12s} paper {cell.row.paper[cell.column]}")
+        return
+
+    def show(row: dict) -> None:
+        ours = "–" if row["ours"] is None else f"{row['ours']:.2f}"
+        console.print(f"{row['cell']:32s} paper {row['paper']:7.2f}  ours {ours:>7s}  {row['status']}")
+
+    results = run_table(table, rows or None, columns or None, budget, device, jobs, out, data_root, report, show)
+    console.print(f"wrote {report} ({len(results)} cells)")
+
+
+@app.command()
 def doctor(
     device: str = typer.Option("auto", help="auto (cuda when a GPU is here), cpu or cuda."),
     tensorrt: Optional[Path] = typer.Option(None, help="TensorRT install or its include folder, to build and check "
