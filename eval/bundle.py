@@ -158,6 +158,9 @@ class Bundle:
                 if "layers" not in f.attrs:
                     raise BundleError(f"{path} lacks its 'layers' attribute; the reference is incomplete, {REEXPORT}")
                 layers = [s.decode() if isinstance(s, bytes) else str(s) for s in np.atleast_1d(f.attrs["layers"])]
+                if len(layers) != self.layer_count:
+                    raise BundleError(f"{path} has {len(layers)} spiking layers, the manifest {self.layer_count}; "
+                                      f"{REEXPORT}")
                 names = ["inputs", "labels", "outputs"] + [f"{group}/{i}" for group in ("spike_counts", "spikes")
                                                            for i in range(len(layers))]
                 for name in names:
@@ -189,9 +192,6 @@ class Bundle:
         if samples == 0:
             raise BundleError(f"{where} holds no samples (inputs {list(ref.inputs.shape)}); nothing to evaluate, "
                               f"{REEXPORT} --samples N with N >= 1")
-        if len(ref.layers) != self.layer_count:
-            raise BundleError(f"reference.h5 has {len(ref.layers)} spiking layers, the manifest {self.layer_count}; "
-                              "re-export the bundle")
         per_step = self.task != "classification"
         batch_axis = 1 if per_step else 0
         if ref.outputs.ndim <= batch_axis or ref.outputs.shape[batch_axis] != samples:

@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from nsb.errors import NsbError
 from nsb.export import torch_kernels
 from nsb.neurons import Neuron
+from nsb.neurons.parallel import ParallelDeploy, ParallelNeuron
 from nsb.objectives import reduce_time
 from nsb.ops.registry import op as op_spec
 from nsb.ops.schema import DOMAIN, PLUGIN_NAMESPACE, PLUGIN_VERSION, VERSION
@@ -75,6 +76,8 @@ class DeployModel(nn.Module):
         self.readout = "all" if task_kind(task).per_step else readout
         self.layer_names: list[str] = []
         self.deploy_neurons: list[DeployNeuron] = []
+        self.parallel: list[ParallelDeploy] = []  # the parallel neurons' twins (no nsb op)
+        self.layer_ops: list[str] = []  # per layer: its nsb op, or a parallel neuron's name (standard ops)
         self._swap(self.model, "")
         if not self.layer_names:
             raise NsbError("the model has no spiking neurons to export")
@@ -84,10 +87,17 @@ class DeployModel(nn.Module):
     def _swap(self, module: nn.Module, prefix: str) -> None:
         for name, child in module.named_children():
             path = f"{prefix}{name}"
-            if isinstance(child, Neuron):
+            if isinstance(child, ParallelNeuron):  # issue 16: standard operators, kernels frozen
+                twin = child.deployable()
+                setattr(module, name, twin)
+                self.layer_names.append(path)
+                self.layer_ops.append(child.name.upper())
+                self.parallel.append(twin)
+            elif isinstance(child, Neuron):
                 deploy = DeployNeuron(child)
                 setattr(module, name, deploy)
                 self.layer_names.append(path)
+                self.layer_ops.append(deploy.spec.name)
                 self.deploy_neurons.append(deploy)
             else:
                 self._swap(child, f"{path}.")
@@ -97,16 +107,17 @@ class DeployModel(nn.Module):
         """The longest sequence the model runs: the fewest rows of any per-step input (GLIF's conductance
         has one row per step), or None when any length runs."""
         rows = [int(getattr(n, name).shape[0]) for n in self.deploy_neurons for name in n.spec.step_inputs]
+        rows += [n.t_max for n in self.parallel if n.t_max is not None]  # a materialised kernel's length
         return min(rows) if rows else None
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:
         # a fresh list per call: torch.export restores module attributes after tracing, which
         # would silently break a list shared once at construction
         collected: list[Tensor] = []
-        for neuron in self.deploy_neurons:
+        for neuron in (*self.deploy_neurons, *self.parallel):
             neuron.sink = collected
         out, _ = self.model(x)
         spikes = tuple(collected)
-        for neuron in self.deploy_neurons:
+        for neuron in (*self.deploy_neurons, *self.parallel):
             neuron.sink = []
         return (reduce_time(out, self.readout), *spikes)

@@ -169,8 +169,8 @@ def _manifest(name: str, task: Any, readout: str, x: torch.Tensor, layers: list[
         "precision": precision,
         "outputs": [{"name": "output", "shape": ["T", "B", task.num_classes] if per_step else ["B", task.num_classes],
                      "meaning": "per-step outputs" if per_step else f"logits ({readout} over time)"}]
-                   + [{"name": f"spikes_{i}", "layer": layer, "op": n.spec.name, "shape": ["T", "B", *shape]}
-                      for i, (layer, n, shape) in enumerate(zip(layers, deploy.deploy_neurons, shapes))],
+                   + [{"name": f"spikes_{i}", "layer": layer, "op": op, "shape": ["T", "B", *shape]}
+                      for i, (layer, op, shape) in enumerate(zip(layers, deploy.layer_ops, shapes))],
         "ops": [{"domain": DOMAIN, "name": op, "version": VERSION} for op in ops],
         "graph_format": GRAPH_FORMAT,
         "versions": {"nsb": __version__, "torch": torch.__version__, "onnx": onnx.__version__, "opset": OPSET,

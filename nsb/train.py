@@ -97,6 +97,22 @@ class Distributed:
             torch.distributed.destroy_process_group()
 
 
+def parameter_groups(model: nn.Module, params: list[nn.Parameter], lr: float) -> list[nn.Parameter] | list[dict]:
+    """The optimiser's parameters: ``params`` as they are, unless a module asks for groups of its own
+    (``module.parameter_groups(lr)``, e.g. S4D's SSM tensors: weight decay 0, lr ≤ 1e−3); then those
+    groups, and the rest in one group with the trainer's settings."""
+    special: list[dict] = []
+    for module in model.modules():
+        hook = getattr(module, "parameter_groups", None)
+        if callable(hook):
+            special += [g for g in hook(lr) if g["params"]]
+    if not special:
+        return params
+    taken = {id(p) for g in special for p in g["params"]}
+    rest = [p for p in params if id(p) not in taken]
+    return [{"params": rest}, *special] if rest else special
+
+
 class Trainer:
     def __init__(self, cfg: Config, *, resume: bool = False, overwrite: bool = False, progress: bool | None = None,
                  console: Any = None) -> None:
@@ -163,10 +179,11 @@ class Trainer:
     def _optimizer(self) -> torch.optim.Optimizer:
         t = self.cfg.train
         params = [p for p in self.model.parameters() if p.requires_grad]
+        groups = parameter_groups(self.model, params, t.lr)
         if t.optimizer == "sgd":
-            return torch.optim.SGD(params, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+            return torch.optim.SGD(groups, lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
         cls = torch.optim.AdamW if t.optimizer == "adamw" else torch.optim.Adam
-        return cls(params, lr=t.lr, weight_decay=t.weight_decay)
+        return cls(groups, lr=t.lr, weight_decay=t.weight_decay)
 
     def _scheduler(self) -> torch.optim.lr_scheduler.LRScheduler | None:
         t = self.cfg.train

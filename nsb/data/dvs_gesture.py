@@ -170,17 +170,25 @@ def load(options: Options, root: Path, seed: int) -> TaskData:
         raise files.missing("DVS Gesture", where, ["trials_to_train.txt", "trials_to_test.txt", "user*.aedat",
                                                    "user*_labels.csv"], HOW)
     cache = folder / f"frames_T{options.time_steps}_{options.size}x{options.size}"  # made when first written
-    splits = {}
-    for split in ("train", "test"):
+    splits, built = {}, {}
+    for split in ("train", "test"):  # every split read or built before any cache is written
         cached = cache / f"{split}.npz"
-        if not cached.is_file():
-            listing = folder / f"trials_to_{split}.txt"
-            if not listing.is_file():
-                raise files.missing("DVS Gesture", [folder], [listing.name], HOW)
-            trials = [line.strip() for line in listing.read_text().splitlines() if line.strip().endswith(".aedat")]
-            x, y = build_split(folder, trials, options)
-            _save_atomic(cached, x=x, y=y)
-        splits[split] = TensorDataset(*_read_cache(cached, options))
+        if cached.exists():
+            splits[split] = TensorDataset(*_read_cache(cached, options))
+            continue
+        listing = folder / f"trials_to_{split}.txt"
+        if not listing.is_file():
+            raise files.missing("DVS Gesture", [folder], [listing.name], HOW)
+        try:
+            text = listing.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise DataError(f"{listing} is not a text list of trials (userNN_<lighting>.aedat per line); "
+                            f"{AGAIN}") from None
+        trials = [line.strip() for line in text.splitlines() if line.strip().endswith(".aedat")]
+        built[split] = build_split(folder, trials, options)
+        splits[split] = TensorDataset(torch.from_numpy(built[split][0]), torch.from_numpy(built[split][1]))
+    for split, (x, y) in built.items():
+        _save_atomic(cache / f"{split}.npz", x=x, y=y)
     return TaskData("classification", splits["train"], splits["test"], input_size=2 * options.size**2,
                     num_classes=CLASSES, time_steps=options.time_steps,
                     info={"frame_shape": (2, options.size, options.size), "cache": str(cache)})

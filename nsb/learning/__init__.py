@@ -70,6 +70,12 @@ def apply_rule(model: nn.Module, rule: LearningRule) -> None:
                           "model.recurrent = false or use 'eprop' or 'sltt' for a recurrent network")
     for n in neurons:
         n.policy = rule.policy
+    from nsb.neurons.parallel import ParallelNeuron
+
+    parallel = sorted({m.name for m in model.modules() if isinstance(m, ParallelNeuron)})
+    if parallel and rule.name != "stbp":  # issue 16: whole-sequence layers have no step to cut
+        raise ConfigError(f"neuron '{parallel[0]}' runs in parallel over time and trains with train.learning_rule = "
+                          f"\"stbp\" only (its membrane is a sum over the whole input, with no state to detach)")
     for m in model.modules():
         if hasattr(m, "input_trace"):
             m.input_trace = rule.input_trace

@@ -16,13 +16,14 @@ from collections.abc import Sequence
 from torch import nn
 
 from nsb.neurons import Neuron
+from nsb.neurons.parallel import SpikeTap
 from nsb.neurons.synapses import ZeroDiagonalRecurrent
 
 STATELESS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 CELLS = (nn.RNNCell, nn.LSTMCell, nn.GRUCell)
 RECURRENT = (nn.RNN, nn.LSTM, nn.GRU)
 CONNECTIONS = STATELESS + CELLS + RECURRENT + (ZeroDiagonalRecurrent,)
-ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.Sigmoid, Neuron)
+ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.Sigmoid, Neuron, SpikeTap)  # a parallel neuron's spikes
 
 
 def _walk(model: nn.Module, kinds: tuple[type[nn.Module], ...]) -> dict[str, nn.Module]:

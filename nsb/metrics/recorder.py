@@ -18,6 +18,7 @@ from nsb.metrics.layers import activation_layers, connection_layers
 from nsb.models.layers import SpikingLayer
 from nsb.metrics.ops import layer_ops
 from nsb.neurons import Neuron
+from nsb.neurons.parallel import ParallelNeuron
 
 
 def spikes_of(output: object) -> Tensor:
@@ -38,6 +39,7 @@ class Recorder:
             raise MetricError(f"layer(s) {', '.join(traced) or 'model'} use input_trace, which feeds the synapse a "
                               "trace instead of spikes; set input_trace = False before measuring (same outputs)")
         self.neurons = {k: m for k, m in self.activations.items() if isinstance(m, Neuron)}
+        self.neurons.update({k: m for k, m in model.named_modules() if isinstance(m, ParallelNeuron)})
         self._want = (synapses, activations, membranes)
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._patched: list[tuple[Neuron, str]] = []
@@ -91,6 +93,21 @@ class Recorder:
         self._patched.append((neuron, neuron.backend))
         neuron.backend = "torch"
 
+    def _watch_parallel(self, name: str, neuron: ParallelNeuron) -> None:
+        # a parallel neuron computes its whole membrane [T, B, N] at once; it passes its membrane tap
+        fresh = {"call": True}
+
+        def pre(module: nn.Module, args: tuple, kwargs: dict) -> None:
+            state = args[1] if len(args) > 1 else kwargs.get("state")
+            fresh["call"] = state is None
+
+        def seen(module: nn.Module, args: tuple, v: Tensor) -> None:
+            first = v[0].numel() if fresh["call"] else 0  # NeuroBench: a fresh start counts step 0 as updated
+            self.updates[name] += first + int(torch.count_nonzero(v[1:] - v[:-1]))
+
+        self._handles.append(neuron.register_forward_pre_hook(pre, with_kwargs=True))
+        self._handles.append(neuron.membrane_tap.register_forward_hook(seen))
+
     def __enter__(self) -> Recorder:
         synapses, activations, membranes = self._want
         try:
@@ -102,6 +119,9 @@ class Recorder:
                     self._handles.append(layer.register_forward_hook(self._on_activation(name)))
             if membranes:
                 for name, neuron in self.neurons.items():
+                    if isinstance(neuron, ParallelNeuron):
+                        self._watch_parallel(name, neuron)
+                        continue
                     if "step" in vars(neuron):
                         raise RuntimeError(f"neuron {name} already has a patched step; is another measurement running?")
                     self._patch_neuron(name, neuron)

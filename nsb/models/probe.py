@@ -12,14 +12,25 @@ from nsb.neurons import Neuron
 
 def spiking_layers(model: nn.Module) -> list[tuple[str, Neuron]]:
     """(name, neuron) of every neuron module, in the order the model runs them."""
-    return [(n, m) for n, m in model.named_modules() if isinstance(m, Neuron)]
+    from nsb.neurons.parallel import ParallelNeuron
+
+    return [(n, m) for n, m in model.named_modules() if isinstance(m, (Neuron, ParallelNeuron))]
+
+
+def _spike_hook(module: nn.Module, captured: list[Tensor]):
+    """A parallel neuron's spikes pass through its tap (S4D's output is not its spikes); a neuron returns them."""
+    from nsb.neurons.parallel import ParallelNeuron
+
+    if isinstance(module, ParallelNeuron):
+        return module.tap.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    return module.register_forward_hook(lambda _m, _i, out: captured.append(out[0]))
 
 
 @contextmanager
 def recorded_spikes(model: nn.Module) -> Iterator[list[Tensor]]:
     """A list that fills with each neuron's spikes ``[T, B, ...]`` per call; the hooks go with the block."""
     captured: list[Tensor] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out[0])) for _, m in spiking_layers(model)]
+    hooks = [_spike_hook(m, captured) for _, m in spiking_layers(model)]
     try:
         yield captured
     finally:

@@ -29,6 +29,10 @@ NEURON_FILES = (
     "glif",
 )
 
+#: issue 16: the parallel neurons (whole-sequence convolutions/FFTs, no op; ``nsb/neurons/parallel.py``),
+#: each file's ``NEURON`` a torch layer class, loaded on first use so that this package needs no torch
+PARALLEL_FILES = ("spsn", "psn", "pmsn", "s4d")
+
 NEURONS: dict[str, Declaration] = {}
 _GENERATION = [0]
 
@@ -66,12 +70,22 @@ for _file in NEURON_FILES:
 
 def declaration(name: str) -> Declaration:
     if name not in NEURONS:
-        raise ConfigError(unknown("neuron", name, NEURONS))
+        raise ConfigError(unknown("neuron", name, [*NEURONS, *PARALLEL_FILES]))
     return NEURONS[name]
+
+
+def parallel_layer(name: str) -> Any:
+    """The layer class of a parallel neuron (issue 16), or None for any other name."""
+    if name not in PARALLEL_FILES:
+        return None
+    return importlib.import_module(f"nsb.neurons.{name}").NEURON
 
 
 def neuron_parameters(name: str) -> dict[str, Any]:
     """The options a neuron accepts (its ``[neuron]`` config keys) with their specs, common ones last."""
+    layer = parallel_layer(name)
+    if layer is not None:  # issue 16: a parallel neuron takes recurrent only to refuse it in one line
+        return {**layer.OPTIONS, **{key: None for key in COMMON_OPTIONS}}
     decl = declaration(name)
     options: dict[str, Any] = dict(decl.options)
     for key in COMMON_OPTIONS:
@@ -83,6 +97,9 @@ def neuron_parameters(name: str) -> dict[str, Any]:
 
 def build_neuron(name: str, size: int, **kwargs: Any):
     """A PyTorch layer of ``size`` neurons of the registered neuron ``name``."""
+    layer = parallel_layer(name)
+    if layer is not None:
+        return layer(size, **kwargs)
     from nsb.neurons.module import Neuron
 
     return Neuron(declaration(name), size, **kwargs)
