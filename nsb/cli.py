@@ -187,6 +187,16 @@ def neurons() -> None:
         recurrent = {"always": "R", "optional": "", "never": ""}[decl.recurrence]
         op = recurrent + decl.op.name + (" / R" + decl.op.name if decl.recurrence == "optional" else "")
         table.add_row(name, op, ", ".join(decl.op.all_states), "; ".join(options))
+    try:  # issue 16: the parallel neurons are torch layers (no op): listed where torch is installed
+        from nsb.neurons import PARALLEL_FILES, parallel_layer
+
+        for name in PARALLEL_FILES:
+            specs = parallel_layer(name).OPTIONS
+            options = [f"{key}={'(the data’s T)' if key == 'time_steps' else repr(spec.default)}"
+                       for key, spec in specs.items()]
+            table.add_row(name, "— (parallel: standard ops)", "—", "; ".join(options))
+    except ImportError:
+        pass
     console.print(table)
     console.print("Every neuron also takes surrogate, alpha and backend; recurrent where the op has an R-variant. "
                   "Equations: docs/neurons.md.")

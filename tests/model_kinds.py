@@ -98,3 +98,20 @@ def make_bundle(kind: str, root: Path, formats: tuple[str, ...] = FORMATS, nir: 
         except NsbError as err:  # NIR cannot express this model: export the rest, keep the reason
             refused = str(err)
     return export_run(root / "run", root / "bundle", formats, samples=samples), refused
+
+
+
+# issue 16: parallel zoo (SPSN, PSN, PMSN, S4D): whole-sequence layers exported as standard ops (Conv, MatMul,
+# CumSum), the FFT kernels materialised and frozen (T_max = time_steps); no nsb op, never recurrent
+KINDS.update({
+    "SPSN": (None, SMALL + ['model.neuron="spsn"', "neuron.kernel_size=8", "neuron.threshold=0.2"], 40),
+    "PSN": (None, SMALL + ['model.neuron="psn"', "neuron.threshold=0.05"], 40),
+    "PMSN": (None, SMALL + ['model.neuron="pmsn"'], 40),
+    "S4D binary": (None, SMALL + ['model.neuron="s4d"', "neuron.d_state=8", "neuron.threshold=0.0"], 40),
+    "S4D GSU": (None, SMALL + ['model.neuron="s4d"', 'neuron.mode="gsu"', "neuron.d_state=8", "neuron.threshold=0.0"],
+                40),
+    "PMSN language model (PTB)": ("ptb_rec.toml", ["data.time_steps=12", "model.embedding_dim=16",
+                                                   "model.hidden=[16, 16]", "train.epochs=1", "train.batch_size=4",
+                                                   'model.neuron="pmsn"', "model.recurrent=false",
+                                                   "neuron={threshold = 0.05}"], 4),
+})
