@@ -94,7 +94,8 @@ class DeployModel(nn.Module):
                 self.layer_ops.append(child.name.upper())
                 self.parallel.append(twin)
             elif isinstance(child, Neuron):
-                deploy = DeployNeuron(child)
+                # issue 16: a dense-recurrence neuron (DH-LIF, LTC, GSN) brings its own twin (standard ops)
+                deploy = child.deploy_module() if hasattr(child, "deploy_module") else DeployNeuron(child)
                 setattr(module, name, deploy)
                 self.layer_names.append(path)
                 self.layer_ops.append(deploy.spec.name)

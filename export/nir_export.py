@@ -119,7 +119,8 @@ def build_graph(model: nn.Module, cfg: Any, frame_shape: tuple[int, int, int] | 
         raise NsbError("the language model cannot be written as NIR: its token embedding has no NIR node; "
                        "export it with --format onnx or torchscript")
     if isinstance(model, SpikingClassifier):
-        in_shape = (model.layers[0].synapse.in_features,)
+        first = model.layers[0]  # a neuron owning its input layer (issue 16) has no synapse before it
+        in_shape = (first.synapse.in_features if isinstance(first.synapse, nn.Linear) else first.neuron.input_size,)
         last = g.add("input", nir.Input(input_type=np.array(in_shape)), None)
         shape = in_shape
         for i, layer in enumerate(model.layers):

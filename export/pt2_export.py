@@ -103,6 +103,8 @@ def scan_twin(deploy: DeployModel) -> DeployModel:
     """A copy of ``deploy`` whose neurons run their ops as ``scan``s."""
     twin = copy.deepcopy(deploy).eval()
     for neuron in twin.deploy_neurons:
+        if not isinstance(neuron, DeployNeuron):  # issue 16: a dense-recurrence twin scans by itself under export
+            continue
         neuron.__class__ = _ScanNeuron
         # the trained layer stays for its initial state only, which its declaration and options give; its
         # learned tensors (already folded into the op's inputs) would be saved as unused weights

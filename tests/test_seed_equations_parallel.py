@@ -406,3 +406,38 @@ def test_deployed_convolution_is_the_fft_one():
     u, k = torch.randn(T, B, N), torch.randn(N, 40)
     torch.testing.assert_close(direct_causal_conv(u, k), fft_causal_conv(u, k), **TOL)
     torch.testing.assert_close(direct_causal_conv(u[:7], k), fft_causal_conv(u[:7], k), **TOL)  # T ≤ T_max
+
+
+def test_metrics_count_the_taps():
+    """Activation sparsity counts a parallel layer's spikes (S4D's, not its block output); membrane updates
+    count its membrane: every neuron at step 0 of a fresh start, then each change."""
+    from nsb.metrics.harness import measure
+
+    torch.manual_seed(11)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = build_neuron("spsn", N, kernel_size=3)
+            self.b = build_neuron("s4d", N, time_steps=T, d_state=4)
+
+        def forward(self, x):
+            s, _ = self.a(x)
+            return self.b(s)
+
+    net = Net().eval()
+    x = torch.randn(T, B, N)
+    seen = {}
+    hooks = [net.a.membrane_tap.register_forward_hook(lambda _m, _i, v: seen.setdefault("va", v)),
+             net.b.membrane_tap.register_forward_hook(lambda _m, _i, v: seen.setdefault("vb", v)),
+             net.a.tap.register_forward_hook(lambda _m, _i, s: seen.setdefault("sa", s)),
+             net.b.tap.register_forward_hook(lambda _m, _i, s: seen.setdefault("sb", s))]
+    with torch.no_grad():
+        net(x)
+    for h in hooks:
+        h.remove()
+    result = measure(net, [x], ["membrane_updates", "activation_sparsity"])
+    updates = sum(v[0].numel() + int(torch.count_nonzero(v[1:] - v[:-1])) for v in (seen["va"], seen["vb"]))
+    assert result["membrane_updates"] == updates / B
+    spikes = float(seen["sa"].count_nonzero() + seen["sb"].count_nonzero())
+    assert result["activation_sparsity"] == pytest.approx(1 - spikes / (2 * T * B * N))

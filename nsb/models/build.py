@@ -10,7 +10,7 @@ from nsb.errors import ConfigError
 from nsb.models.classifier import SpikingClassifier
 from nsb.models.conv import ConvSpikingNet
 from nsb.models.language import SpikingLanguageModel
-from nsb.neurons import Neuron, build_neuron, neuron_parameters
+from nsb.neurons import LAYER_FILES, Neuron, build_neuron, declaration, neuron_parameters
 from nsb.norm import build_norm
 
 
@@ -27,8 +27,13 @@ def _neuron_factory(cfg: Config, time_steps: int):
     if "recurrent" in params:
         raise ConfigError("set recurrence with model.recurrent, not neuron.recurrent")
 
-    def make(size: int, recurrent: bool) -> Neuron:
+    # issue 16: DH-LIF and the GSN cell own their input layer; the network gives them its input size
+    owns_input = cfg.model.neuron in LAYER_FILES and declaration(cfg.model.neuron).owns_input
+
+    def make(size: int, recurrent: bool, input_size: int | None = None) -> Neuron:
         kwargs = dict(params)
+        if owns_input:
+            kwargs["input_size"] = size if input_size is None else input_size
         if "recurrent" in accepted:
             kwargs["recurrent"] = recurrent
         elif recurrent is False and cfg.model.neuron == "rlif":
@@ -36,6 +41,7 @@ def _neuron_factory(cfg: Config, time_steps: int):
             return build_neuron("lif", size, **kwargs)
         return build_neuron(cfg.model.neuron, size, **kwargs)
 
+    make.owns_input = owns_input  # type: ignore[attr-defined]
     return make
 
 
@@ -50,6 +56,9 @@ def build_model(cfg: Config, task: TaskData) -> nn.Module:
     if len(norms) != layers:
         raise ConfigError(f"model.norm lists {len(norms)} names for {layers} spiking layers; give one per layer "
                           "or a single name")
+    if getattr(make_neuron, "owns_input", False) and any(n != "none" for n in norms):
+        raise ConfigError(f"neuron '{m.neuron}' owns its input layer, so no norm can sit between them; "
+                          "set model.norm = 'none'")
 
     def make_norm(size: int, index: int) -> nn.Module:
         return build_norm(norms[index], size, time_steps=task.time_steps, threshold=threshold)

@@ -24,9 +24,10 @@ class SpikingClassifier(nn.Module):
         super().__init__()
         sizes = [input_size, *hidden]
         dropouts = dropouts or [0.0] * len(hidden)
+        owns = getattr(make_neuron, "owns_input", False)  # a neuron holding its input layer (DH-LIF, GSN)
         self.layers = nn.ModuleList(
-            SpikingLayer(nn.Linear(sizes[i], sizes[i + 1]), make_norm(sizes[i + 1], i),
-                         make_neuron(sizes[i + 1], recurrent[i]), dropouts[i])
+            SpikingLayer(nn.Identity() if owns else nn.Linear(sizes[i], sizes[i + 1]), make_norm(sizes[i + 1], i),
+                         make_neuron(sizes[i + 1], recurrent[i], *([sizes[i]] if owns else [])), dropouts[i])
             for i in range(len(hidden))
         )
         self.readout = nn.Linear(sizes[-1], output_size)

@@ -34,9 +34,10 @@ class SpikingLanguageModel(nn.Module):
         self.dropout_words = float(dropout_words)
         self.embedding_dropout = LockedDropout(dropout_embedding)
         sizes = [embedding_dim, *hidden]
+        owns = getattr(make_neuron, "owns_input", False)  # a neuron holding its input layer (DH-LIF, GSN)
         self.layers = nn.ModuleList(
-            SpikingLayer(nn.Linear(sizes[i], sizes[i + 1]), make_norm(sizes[i + 1], i),
-                         make_neuron(sizes[i + 1], recurrent[i]), dropouts[i])
+            SpikingLayer(nn.Identity() if owns else nn.Linear(sizes[i], sizes[i + 1]), make_norm(sizes[i + 1], i),
+                         make_neuron(sizes[i + 1], recurrent[i], *([sizes[i]] if owns else [])), dropouts[i])
             for i in range(len(hidden))
         )
         self.decoder = nn.Linear(sizes[-1], vocab_size)

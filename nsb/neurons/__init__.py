@@ -33,6 +33,10 @@ NEURON_FILES = (
 #: each file's ``NEURON`` a torch layer class, loaded on first use so that this package needs no torch
 PARALLEL_FILES = ("spsn", "psn", "pmsn", "s4d")
 
+#: issue 16: the dense-recurrence neurons (dense products inside the time loop, so no op;
+#: ``nsb/neurons/dense.py``), each file's ``NEURON`` a ``LayerNeuron``, loaded on first use (torch)
+LAYER_FILES = ("dhlif", "ltc", "gsn")
+
 NEURONS: dict[str, Declaration] = {}
 _GENERATION = [0]
 
@@ -69,6 +73,8 @@ for _file in NEURON_FILES:
 
 
 def declaration(name: str) -> Declaration:
+    if name not in NEURONS and name in LAYER_FILES:  # issue 16: a dense-recurrence neuron
+        return importlib.import_module(f"nsb.neurons.{name}").NEURON
     if name not in NEURONS:
         raise ConfigError(unknown("neuron", name, [*NEURONS, *PARALLEL_FILES]))
     return NEURONS[name]
@@ -102,7 +108,10 @@ def build_neuron(name: str, size: int, **kwargs: Any):
         return layer(size, **kwargs)
     from nsb.neurons.module import Neuron
 
-    return Neuron(declaration(name), size, **kwargs)
+    decl = declaration(name)
+    if hasattr(decl, "build"):  # issue 16: a dense-recurrence neuron builds its own layer
+        return decl.build(size, **kwargs)
+    return Neuron(decl, size, **kwargs)
 
 
 def __getattr__(attr: str) -> Any:

@@ -1,0 +1,162 @@
+"""DH-LIF: the LIF neuron with dendritic heterogeneity (DH-SNN, Zheng et al. 2024; the seed's ``DHSNN``,
+``dendritic_heterogeneity_lif.py``, ``reference/neuroseqbench.md`` §1.2). The neuron owns its input
+layer, so the network gives it no separate Linear:
+
+    x̃[t] = [x[t] (; s[t−1] if recurrent); zeros up to a multiple of B_n]
+    c[t] = W·x̃[t] + b                       N·B_n outputs: neuron j's branch k is output j·B_n + k
+    d[t] = β ⊙ d[t−1] + (1 − β) ⊙ c[t]       β = σ(τ_n), one per (neuron, branch)
+    I[t] = Σ_k d_k[t]
+    v[t] = σ(τ_m)·v[t−1] + I[t] − θ·s[t−1]
+    s[t] = H(v[t] − θ)
+
+τ_m ~ U(0, 4) per neuron, τ_n ~ U(0, 4) per (neuron, branch), B_n = 4, θ 0.3, v₀ = d₀ = 0, s₀ = 0;
+the Linear has PyTorch's default initialisation over its padded fan-in. The seed's sparse branch mask
+is built but never applied (``apply_mask()`` is not called), so the layer is dense, as here.
+
+The input's products ``W_x·x[t] + b`` for the whole sequence are one GEMM before the loop; a recurrent
+layer's ``W_s·s[t−1]`` stays in it (the padding columns multiply zeros and are skipped). The rest is an
+element-wise recurrence over (d, v), which the op declarations cannot express yet: an op takes one
+input current per neuron, and d has B_n states per neuron, each with its own current.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn import functional as F
+
+from nsb.errors import ConfigError
+from nsb.neurons.declare import Float, Floats, Int
+from nsb.neurons.dense import DenseNeuron, LayerNeuron, State, hard_fire, scan_with_weights
+
+
+class DHLIF(DenseNeuron):
+    def setup(self) -> None:
+        o = self.options
+        for key in ("tau_m", "tau_n"):
+            lo, hi = getattr(o, key)
+            if not lo <= hi:
+                raise ConfigError(f"neuron.{key} is a range [low, high] of its uniform initialisation; got [{lo}, {hi}]")
+        n, branches = self.size, o.branches
+        total = self.input_size + (n if self.is_recurrent else 0)
+        self.pad = (-total) % branches
+        self.dense = nn.Linear(total + self.pad, n * branches)
+        self.tau_m = nn.Parameter(torch.empty(n).uniform_(*o.tau_m))
+        self.tau_n = nn.Parameter(torch.empty(n, branches).uniform_(*o.tau_n))
+
+    def deploy_constants(self) -> dict[str, Any]:
+        return {**super().deploy_constants(), "branches": int(self.options.branches), "recurrent": self.is_recurrent}
+
+    @staticmethod
+    def initial(x0: Tensor, constants: dict[str, Any]) -> State:
+        v = x0.new_zeros(x0.shape[0], constants["size"])
+        return v, x0.new_zeros(x0.shape[0], constants["size"], constants["branches"]), v.clone()
+
+    def _tensors(self) -> dict[str, Tensor]:
+        """The folded tensors: σ(τ_m), σ(τ_n), 1 − σ(τ_n), the input's and the spikes' columns of W, b."""
+        beta = torch.sigmoid(self.tau_n)
+        weight, n_in = self.dense.weight, self.input_size
+        out = {"alpha": torch.sigmoid(self.tau_m), "beta": beta, "gamma": 1 - beta,
+               "w_x": weight[:, :n_in].contiguous(), "bias": self.dense.bias}
+        if self.is_recurrent:
+            out["w_s"] = weight[:, n_in:n_in + self.size].contiguous()
+        return out
+
+    def run(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        p = self._tensors()
+        current = F.linear(x, p["w_x"], p["bias"]).unflatten(-1, (self.size, self.options.branches))
+        v, d, s = state
+        spikes, last = self.loop((current,), {"v": v, "d": d, "s": s}, p)
+        return spikes, (last["v"], last["d"], last["s"])
+
+    def step(self, x: tuple[Tensor, ...], state: dict[str, Tensor], p: dict[str, Any], prims: Any
+             ) -> tuple[Tensor, dict]:
+        (c,) = x
+        if self.is_recurrent:
+            c = c + F.linear(state["s"], p["w_s"]).unflatten(-1, (self.size, self.options.branches))
+        d = p["beta"] * state["d"] + p["gamma"] * c
+        current = d[..., 0]
+        for k in range(1, d.shape[-1]):
+            current = current + d[..., k]
+        theta = self.options.threshold
+        v = p["alpha"] * state["v"] + current - theta * state["s"]
+        return prims.fire(v - theta), {"v": v, "d": d}
+
+    # --- deployment: the same arithmetic in the same order, with a hard spike ---------------------
+
+    def deploy_tensors(self) -> dict[str, Tensor]:
+        return self._tensors()
+
+    @staticmethod
+    def deploy_scan(x: Tensor, tensors: tuple[Tensor, ...], state: State, k: dict[str, Any]) -> tuple[Tensor, State]:
+        alpha, beta, gamma, w_x, bias, *rest = tensors
+        n, branches, theta = k["size"], k["branches"], k["threshold"]
+        current = F.linear(x, w_x, bias).unflatten(-1, (n, branches))
+
+        def body(carry, weights, inputs):
+            v, d, s = carry
+            (c,) = inputs
+            if k["recurrent"]:
+                c = c + F.linear(s, weights[3]).unflatten(-1, (n, branches))
+            d = weights[1] * d + weights[2] * c
+            i = d[..., 0]
+            for b in range(1, branches):
+                i = i + d[..., b]
+            v = weights[0] * v + i - theta * s
+            s = hard_fire(v - theta, k["ge"])
+            return (v, d, s), s
+
+        return scan_with_weights(body, state, (alpha, beta, gamma, *rest), (current,))
+
+    @staticmethod
+    def deploy_script(x: Tensor, tensors: tuple[Tensor, ...], state: State, k: dict[str, Any]) -> tuple[Tensor, State]:
+        alpha, beta, gamma, w_x, bias, *rest = tensors
+        current = F.linear(x, w_x, bias).unflatten(-1, (k["size"], k["branches"]))
+        w_s = rest[0] if rest else current.new_zeros(0)
+        out = _script()(current, alpha, beta, gamma, w_s, state[0], state[1], state[2], float(k["threshold"]),
+                        bool(k["recurrent"]), bool(k["ge"]))
+        return out[0], tuple(out[1:])
+
+
+_SOURCE = """
+def dhlif_sequence(c: Tensor, alpha: Tensor, beta: Tensor, gamma: Tensor, w_s: Tensor, v: Tensor, d: Tensor,
+                   s: Tensor, theta: float, recurrent: bool, ge: bool) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+    spikes: List[Tensor] = []
+    n = d.shape[1]
+    branches = d.shape[2]
+    for t in range(c.shape[0]):
+        c_t = c[t]
+        if recurrent:
+            c_t = c_t + torch.nn.functional.linear(s, w_s).reshape(s.shape[0], n, branches)
+        d = beta * d + gamma * c_t
+        i = d[:, :, 0]
+        for b in range(1, branches):
+            i = i + d[:, :, b]
+        v = alpha * v + i - theta * s
+        u = v - theta
+        if ge:
+            s = (u >= 0).to(u.dtype)
+        else:
+            s = (u > 0).to(u.dtype)
+        spikes.append(s)
+    return torch.stack(spikes), v, d, s
+"""
+
+
+@lru_cache(maxsize=None)
+def _script():
+    return torch.jit.CompilationUnit(_SOURCE).dhlif_sequence
+
+
+NEURON = LayerNeuron(
+    "dhlif", __doc__, "DHLIF", DHLIF, states=("v", "d", "s"), owns_input=True,
+    options={
+        "threshold": Float(0.3, 0.0, None, open_lo=True, doc="θ"),
+        "branches": Int(4, doc="B_n, the dendritic branches per neuron"),
+        "tau_m": Floats((0.0, 4.0), "range of the uniform initialisation of τ_m (σ(τ_m) is the membrane decay)"),
+        "tau_n": Floats((0.0, 4.0), "range of the uniform initialisation of τ_n (σ(τ_n) is a branch's decay)"),
+    },
+)
