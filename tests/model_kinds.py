@@ -115,3 +115,18 @@ KINDS.update({
                                                    'model.neuron="pmsn"', "model.recurrent=false",
                                                    "neuron={threshold = 0.05}"], 4),
 })
+
+
+# issue 16: dense-recurrence zoo (DH-LIF, LTC, the GSN cell): layers with dense products in the time loop,
+# exported as standard ONNX Scans (no nsb op); DH-LIF and GSN own their input layer (no norm between)
+KINDS.update({
+    "DH-LIF": (None, SMALL + ['model.neuron="dhlif"', "neuron.threshold=0.3"], 40),
+    "DH-LIF recurrent": (None, SMALL + ['model.neuron="dhlif"', "neuron.threshold=0.3",
+                                        "model.recurrent=[true, false]"], 40),
+    "LTC": (None, SMALL + ['model.neuron="ltc"', "neuron.threshold=0.05"], 40),
+    "LTC recurrent": (None, SMALL + ['model.neuron="ltc"', "neuron.threshold=0.3", "model.recurrent=[true, false]"], 40),
+    "GSN": (None, SMALL + ['model.neuron="gsn"', "neuron.threshold=0.3"], 40),
+    "LTC language model (PTB)": ("ptb_rec.toml", ["data.time_steps=12", "model.embedding_dim=16", "model.hidden=[16, 16]",
+                                                  "train.epochs=1", "train.batch_size=4", 'model.neuron="ltc"',
+                                                  "neuron={threshold = 0.05, b0 = 0.5}"], 4),
+})
