@@ -90,13 +90,21 @@ def test_missing_keys_wrong_types_and_nan_weights(tmp_path, change, message):
 
 
 class Payload:
+    """Unpickling this would create a file (``open(path, "w")``)."""
+
+    def __init__(self, target):
+        self.target = str(target)
+
     def __reduce__(self):
-        return (print, ("this must never run",))
+        return (open, (self.target, "w"))
 
 
-def test_pickled_objects_are_never_executed(tmp_path, capsys):
+def test_pickled_objects_are_never_executed(tmp_path):
     evil = tmp_path / "evil.pt"
-    torch.save({"format": "nsb-checkpoint", "version": 1, "x": Payload()}, evil)
+    target = tmp_path / "created-by-the-pickle"
+    torch.save({**payload(), "format": "nsb-checkpoint", "version": 1, "x": Payload(target)}, evil)
     with pytest.raises(CheckpointError, match="does not load"):
         load_checkpoint(evil)
-    assert "must never run" not in capsys.readouterr().out
+    assert not target.exists(), "the pickle's payload ran"
+    torch.load(evil, weights_only=False)  # the control: an unsafe load does run it
+    assert target.exists()
