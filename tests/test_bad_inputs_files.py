@@ -67,8 +67,8 @@ def labels(n: int) -> np.ndarray:
 
 
 def mnist(ws: Path, **replace: bytes) -> None:
-    """The four MNIST files (train gzipped, test plain, as the real downloads may be), any replaced by bytes;
-    a value of ``None``-like ``b"<dir>"`` puts a folder where the file belongs."""
+    """The four MNIST files (train gzipped, test plain, as the real downloads may be), any replaced by bytes
+    (keyed by the file name with ``-`` and ``.`` as ``_``); ``b"<dir>"`` puts a folder where the file belongs."""
     files = {"train-images-idx3-ubyte.gz": gz(idx(2051, images(20))),
              "train-labels-idx1-ubyte.gz": gz(idx(2049, labels(20))),
              "t10k-images-idx3-ubyte": idx(2051, images(10)),
@@ -144,21 +144,18 @@ def test_mnist_files_as_written_are_accepted(tmp_path):
 PTB = ["train", "--config", "ptb_ff", *TRAIN_CMD[1:]]
 
 
-def ptb(ws: Path, **replace: bytes | None) -> None:
+def ptb(ws: Path, **replace: bytes) -> None:
+    """train/valid/test.txt, any replaced (keyed by name with ``.`` as ``_``); a ``.gz`` replacement stands in
+    for its plain file, ``b"<dir>"`` puts a folder where the file belongs."""
     folder = ws / "d" / "PennTreebank"
     folder.mkdir(parents=True)
-    texts = {"train.txt": b" the cat sat <unk> \n the dog sat \n", "valid.txt": b" the cat \n", "test.txt": b" a dog \n"}
-    for name, data in {**texts, **{k.replace("_", "."): v for k, v in replace.items()}}.items():
-        if data is None:
-            continue
-        if data == b"<dir>":
-            (folder / name).mkdir()
-        else:
-            (folder / name).write_bytes(data)
-    for name in replace:  # a replacement under another name (train.txt.gz) stands in for the plain file
-        plain = name.replace("_", ".").removesuffix(".gz")
-        if plain != name.replace("_", ".") and (folder / plain).exists():
-            (folder / plain).unlink()
+    files = {"train.txt": b" the cat sat <unk> \n the dog sat \n", "valid.txt": b" the cat \n", "test.txt": b" a dog \n"}
+    for key, data in replace.items():
+        name = key.replace("_", ".")
+        files.pop(name.removesuffix(".gz"), None)
+        files[name] = data
+    for name, data in files.items():
+        (folder / name).mkdir() if data == b"<dir>" else (folder / name).write_bytes(data)
 
 
 PTB_CASES = [
