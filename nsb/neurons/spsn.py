@@ -7,7 +7,7 @@
 No reset and no recurrence. One kernel ``w`` of length k and one scalar ``bias`` per layer, shared by
 its neurons; init w_{k−1} = 1 halving towards the past (w_j = 2^{−(k−1−j)}), bias = 0; k = 32.
 The state is the last k − 1 inputs, so a stream cut into chunks gives the spikes of one pass.
-The whole sequence is one ``conv1d``; so is the deployed twin (a standard ONNX ``Conv``).
+The whole sequence is one depthwise ``conv1d``; so is the deployed twin (a standard ONNX ``Conv``).
 """
 
 from __future__ import annotations
@@ -24,17 +24,17 @@ OPTIONS = {
 }
 
 
-def sliding_conv(x: Tensor, weight: Tensor, history: Tensor | None) -> Tensor:
-    """``Σ_j w_j·x_{t−k+1+j}`` for ``x [T, B, N]``, the k − 1 earlier inputs ``history`` (zeros when None)."""
-    k = weight.shape[0]
-    steps, batch, n = x.shape
-    seq = x.permute(1, 2, 0).reshape(batch * n, 1, steps)                      # [B·N, 1, T]
+def sliding_conv(x: Tensor, kernel: Tensor, history: Tensor | None) -> Tensor:
+    """``Σ_j w_j·x_{t−k+1+j}`` for ``x [T, B, N]`` and the layer's kernel repeated per neuron ``[N, 1, k]``,
+    after the k − 1 earlier inputs ``history`` (zeros when None): one depthwise ``conv1d`` (a grouped
+    ``Conv``; 3.5× faster on the CPU than one channel over B·N rows, and the same sums)."""
+    k = kernel.shape[-1]
+    seq = x.permute(1, 2, 0)                                                   # [B, N, T]
     if history is None:
         seq = nn.functional.pad(seq, (k - 1, 0))
     else:
-        seq = torch.cat([history.permute(1, 2, 0).reshape(batch * n, 1, k - 1), seq], dim=-1)
-    v = nn.functional.conv1d(seq, weight.view(1, 1, k))                       # [B·N, 1, T]
-    return v.reshape(batch, n, steps).permute(2, 0, 1)
+        seq = torch.cat([history.permute(1, 2, 0), seq], dim=-1)
+    return nn.functional.conv1d(seq, kernel, groups=kernel.shape[0]).permute(2, 0, 1)
 
 
 class SPSN(ParallelNeuron):
@@ -55,8 +55,12 @@ class SPSN(ParallelNeuron):
     def initial_state(self, x: Tensor) -> State:
         return (x.new_zeros((self.opts["kernel_size"] - 1, *x.shape)),)
 
+    def kernel(self) -> Tensor:
+        """The shared kernel, one row per neuron ``[N, 1, k]``."""
+        return self.weight.view(1, 1, -1).expand(self.size, 1, -1)
+
     def membrane(self, x: Tensor, history: Tensor | None = None) -> Tensor:
-        return sliding_conv(x, self.weight, history) + self.bias * self.threshold
+        return sliding_conv(x, self.kernel(), history) + self.bias * self.threshold
 
     def run(self, x: Tensor, state: State | None) -> tuple[Tensor, State]:
         history = None if state is None else state[0]
@@ -74,14 +78,14 @@ class SPSN(ParallelNeuron):
 class _DeploySPSN(ParallelDeploy):
     def __init__(self, neuron: SPSN) -> None:
         super().__init__()
-        self.register_buffer("weight", neuron.weight.detach().clone())
+        self.register_buffer("kernel", neuron.kernel().detach().contiguous())
         # the same float32 operations as the trained layer: (conv + bias·θ) − θ, then the spike test
         self.register_buffer("bias_term", (neuron.bias.detach() * neuron.threshold).clone())
         self.register_buffer("threshold", torch.tensor(neuron.threshold, dtype=torch.float32))
         self.spike_test = neuron.surrogate.spike_test
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
-        u = sliding_conv(x, self.weight, None) + self.bias_term - self.threshold
+        u = sliding_conv(x, self.kernel, None) + self.bias_term - self.threshold
         return self.emit(fire(u, self.spike_test)), ()
 
 
