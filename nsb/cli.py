@@ -197,6 +197,16 @@ def neurons() -> None:
             table.add_row(name, "— (parallel: standard ops)", "—", "; ".join(options))
     except ImportError:
         pass
+    try:  # issue 16: the dense-recurrence neurons are torch layers too (a standard ONNX Scan, no op)
+        from nsb.neurons import LAYER_FILES, declaration
+
+        for name in LAYER_FILES:
+            decl = declaration(name)
+            options = [f"{key}={'θ' if spec.default is None else repr(spec.default)}" for key, spec in decl.options.items()]
+            rec = {"always": " (always recurrent)", "optional": "", "never": ""}[decl.recurrence]
+            table.add_row(name, f"— ({decl.op_name}: ONNX Scan){rec}", ", ".join(decl.states), "; ".join(options))
+    except ImportError:
+        pass
     console.print(table)
     console.print("Every neuron also takes surrogate, alpha and backend; recurrent where the op has an R-variant. "
                   "Equations: docs/neurons.md.")

@@ -225,10 +225,12 @@ class DenseNeuron(Neuron):
         prims = SimpleNamespace(fire=self.surrogate.sequence_fire(inputs[0].shape[1:], inputs[0]))
         spikes = []
         truncate = self.policy.truncate
-        for t in range(inputs[0].shape[0]):
+        # unbind, not x[t]: indexing's backward would fill a zero tensor of the whole sequence at every step
+        steps = list(zip(*(i.unbind(0) for i in inputs)))
+        for t, x_t in enumerate(steps):
             if truncate and t and t % truncate == 0:
                 state = {k: v.detach() for k, v in state.items()}
-            s, new = self.step(tuple(i[t] for i in inputs), state, params, prims)
+            s, new = self.step(x_t, state, params, prims)
             state = {**state, **new, "s": s}
             spikes.append(s)
         return torch.stack(spikes), state

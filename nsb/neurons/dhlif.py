@@ -78,9 +78,10 @@ class DHLIF(DenseNeuron):
         if self.is_recurrent:
             c = c + F.linear(state["s"], p["w_s"]).unflatten(-1, (self.size, self.options.branches))
         d = p["beta"] * state["d"] + p["gamma"] * c
-        current = d[..., 0]
-        for k in range(1, d.shape[-1]):
-            current = current + d[..., k]
+        branch = d.unbind(-1)  # summed in branch order, as the deployed twin does
+        current = branch[0]
+        for k in range(1, len(branch)):
+            current = current + branch[k]
         theta = self.options.threshold
         v = p["alpha"] * state["v"] + current - theta * state["s"]
         return prims.fire(v - theta), {"v": v, "d": d}
