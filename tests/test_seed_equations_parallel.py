@@ -441,3 +441,55 @@ def test_metrics_count_the_taps():
     assert result["membrane_updates"] == updates / B
     spikes = float(seen["sa"].count_nonzero() + seen["sb"].count_nonzero())
     assert result["activation_sparsity"] == pytest.approx(1 - spikes / (2 * T * B * N))
+
+
+@pytest.mark.parametrize("name, options, expected", [
+    ("spsn", ["neuron.kernel_size=5"], {"Conv"}),
+    ("psn", [], {"MatMul"}),
+    ("pmsn", [], {"Conv", "CumSum", "Floor"}),
+    ("s4d", ["neuron.d_state=4"], {"Conv", "Sigmoid"}),
+    ("s4d", ['neuron.mode="gsu"', "neuron.d_state=4"], {"Conv", "Sign"}),
+])
+def test_exports_with_standard_ops_and_a_dynamic_length(name, options, expected):
+    """The twin's ONNX graph holds standard operators only (no DFT, no nsb op), runs in onnxruntime as the
+    trained model does, and takes any T up to T_max (the materialised kernel's length)."""
+    import numpy as np
+    import onnxruntime as ort
+
+    from nsb.config import load_config
+    from nsb.data import load_task
+    from nsb.export.deploy import DeployModel
+    from nsb.export.onnx_export import export_onnx
+    from nsb.models.build import build_model
+
+    torch.manual_seed(12)
+    cfg = load_config(None, [f'model.neuron="{name}"', "data.time_steps=16", "model.hidden=[6, 5]",
+                             "neuron.threshold=0.05", *options])
+    task = load_task(cfg.data.name, cfg.data.root, cfg.data.options, cfg.seed)
+    model = build_model(cfg, task).eval()
+    deploy = DeployModel(model, task.task, "mean")
+    assert deploy.t_max == (None if name == "spsn" else 16)
+    x = torch.rand(16, 3, task.input_size)
+    proto = export_onnx(deploy, x[:, :2])
+    ops = {n.op_type for n in proto.graph.node}
+    assert expected <= ops and not ops & {"DFT", "STFT", "Scan", "Loop"}, ops
+    assert all(n.domain in ("", "ai.onnx") for n in proto.graph.node)
+    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+    for steps in (16, 9):
+        with torch.no_grad():
+            ref = deploy(x[:steps])
+        got = session.run(None, {session.get_inputs()[0].name: x[:steps].numpy()})
+        np.testing.assert_allclose(got[0], ref[0].numpy(), rtol=1e-4, atol=1e-5)
+        for a, b in zip(got[1:], ref[1:]):
+            assert np.array_equal(a, b.numpy())
+    with torch.no_grad():  # the twin is the trained model: same spikes at T_max
+        spikes = []
+        hooks = [layer.neuron.tap.register_forward_hook(lambda _m, _i, s: spikes.append(s)) for layer in model.layers]
+        out, _ = model(x)
+        for h in hooks:
+            h.remove()
+        twin = deploy(x)
+    torch.testing.assert_close(twin[0], out.mean(0), rtol=1e-4, atol=1e-5)
+    for a, b in zip(twin[1:], spikes):
+        assert float((a != b).float().mean()) <= 1e-3
+    assert any(0 < float(s.mean()) < 1 for s in spikes)
