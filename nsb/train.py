@@ -367,6 +367,12 @@ class Trainer:
                 improved = not self.best or self.kind.better(row[key], self.best[key])
                 if improved:
                     self.best = {"epoch": epoch + 1, key: row[key], "selected_on": select}
+                bad = next((k for k, v in self.model.state_dict().items()
+                            if v.is_floating_point() and not torch.isfinite(v).all()), None)
+                if bad is not None:  # never save a diverged model over the last good checkpoint
+                    raise NsbError(f"training diverged in epoch {epoch + 1}: parameter '{bad}' is NaN or infinite; "
+                                   f"nothing of this epoch was saved; lower train.lr (now {cfg.train.lr:g}) or set "
+                                   "train.grad_clip and train again")
                 if self.dist.main:
                     payload = self._payload(epoch + 1)
                     save_checkpoint(self.checkpoint_path, payload)

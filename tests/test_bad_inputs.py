@@ -496,3 +496,30 @@ def test_unset_removes_a_key_another_neuron_rejects(tmp_path):
                     "data.train_size=100", "--set", "data.test_size=100", "--unset", "neuron.decay"], tmp_path)
     assert done.code == 0, done.stderr
     check_case(tmp_path, ["summary", "-c", "binary_adding_ff", "--unset", "neuron.nope"], 2, ("does not set",))
+
+
+def test_a_diverged_model_is_never_saved(tmp_path):
+    """Weights that became NaN without a NaN loss (the last step of an epoch) stop the run before the
+    checkpoint, so the last good one survives."""
+    from badinput import TINY
+
+    from nsb.config import load_config
+    from nsb.errors import NsbError
+    from nsb.train import Trainer
+
+    cfg = load_config(None, TINY + [f'out_dir="{tmp_path}"', 'name="nan"', "train.epochs=2"])
+    trainer = Trainer(cfg, progress=False)
+    step, calls = trainer.optimizer.step, []
+
+    def poisoned(*args, **kwargs):
+        result = step(*args, **kwargs)
+        calls.append(1)
+        if len(calls) == 10:  # the last of the second epoch's 5 steps
+            next(trainer.model.parameters()).data.fill_(float("nan"))
+        return result
+
+    trainer.optimizer.step = poisoned
+    with pytest.raises(NsbError, match="diverged in epoch 2"):
+        trainer.fit()
+    saved = torch.load(tmp_path / "nan" / "checkpoint.pt", weights_only=True)
+    assert saved["epoch"] == 1 and all(torch.isfinite(v).all() for v in saved["model"].values())
