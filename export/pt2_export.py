@@ -51,6 +51,8 @@ class _Eager(Emitter):
             return ((u >= 0) if self.step.fire_test == "greater_equal" else (u > 0)).to(u.dtype)
         if node.kind == "neg":
             return -args[0]
+        if node.kind == "sigmoid":
+            return torch.sigmoid(args[0])
         return _TORCH_OPS[node.kind](args[0], args[1])
 
 

@@ -56,6 +56,8 @@ class _TorchScript(Emitter):
             expr = f"({args[0]} {test} 0).to({args[0]}.dtype)"
         elif node.kind == "neg":
             expr = f"-{args[0]}"
+        elif node.kind == "sigmoid":
+            expr = f"torch.sigmoid({args[0]})"
         else:
             expr = f"{args[0]} {_PY_OPS[node.kind]} {args[1]}"
         self.lines.append(f"        n{node.id} = {expr}")

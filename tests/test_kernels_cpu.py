@@ -13,6 +13,7 @@ import torch
 
 from nsb.kernels.check import compare_with_loop
 from nsb.kernels.fused import fused_forward
+from nsb.kernels import SURROGATE_IDS
 from nsb.neurons import NEURONS, GradPolicy, build_neuron
 from nsb.ops.samples import case_id, neuron_cases
 from nsb.surrogate import build_surrogate
@@ -37,7 +38,7 @@ def test_surrogate_derivatives_match(name):
 
 def layer(name, recurrent, surrogate="triangle", **options):
     kw = dict(options)
-    if name == "glif":
+    if "time_steps" in NEURONS[name].options:  # per-step parameters (GLIF, CELIF): one row per step
         kw.setdefault("time_steps", 64)
     if name == "adlif":
         kw.setdefault("input_norm", False)
@@ -63,6 +64,10 @@ def assert_kernels_equal_loop(m, x, state=None):
 
 @pytest.mark.parametrize("name,recurrent,choices", neuron_cases(), ids=case_id)
 def test_every_neuron_and_option_through_the_kernels(name, recurrent, choices):
+    own = NEURONS[name].surrogate  # a neuron whose spike function is its own (asgl_lif)
+    if own and own not in SURROGATE_IDS:
+        pytest.skip(f"{name} spikes through '{own}', which has no kernel (the PyTorch loop trains it); its op is "
+                    f"{NEURONS[name].op.name}, tested here through the other neurons of that op")
     m = layer(name, recurrent, v_rest=-0.1, **choices) if "v_rest" in NEURONS[name].options else \
         layer(name, recurrent, **choices)
     g = torch.Generator().manual_seed(0)
@@ -133,6 +138,7 @@ def test_every_op_variant_forward_equals_the_numpy_kernel(index):
     """The CPU build's bindings per op and variant, spike test included, against the numpy kernel."""
     from nsb.kernels.fused import Config, FusedOp
     from nsb.ops.numpy_kernels import run
+    from nsb.ops.trace import transcendental
 
     sample = _samples()[index]
     op = sample.op
@@ -146,7 +152,9 @@ def test_every_op_variant_forward_equals_the_numpy_kernel(index):
         got = FusedOp.apply(config, torch.from_numpy(sample.x), *tensors)
     assert torch.equal(got[0], torch.from_numpy(want[0]))
     for g, w in zip(got[1:], want[1:]):
-        if op.recurrent:
+        if transcendental(op):  # a sigmoid in the step (CLIF): the C library's exp against numpy's
+            torch.testing.assert_close(g, torch.from_numpy(w), rtol=1e-5, atol=1e-5)
+        elif op.recurrent:
             torch.testing.assert_close(g, torch.from_numpy(w), rtol=1e-6, atol=1e-6)
         else:
             assert torch.equal(g, torch.from_numpy(w))

@@ -46,6 +46,14 @@ def _neuron_factory(cfg: Config, time_steps: int):
 
 
 def build_model(cfg: Config, task: TaskData) -> nn.Module:
+    """The config's model; tensors a neuron shares across its layers (CELIF's temporal embedding) are
+    created once, by the network (:func:`nsb.neurons.module.share_learned`)."""
+    from nsb.neurons.module import share_learned
+
+    return share_learned(_build_model(cfg, task))
+
+
+def _build_model(cfg: Config, task: TaskData) -> nn.Module:
     m = cfg.model
     make_neuron = _neuron_factory(cfg, task.time_steps)
     make_neuron(1, False)  # checks every [neuron] option against its declared type and range, before any use

@@ -27,6 +27,12 @@ NEURON_FILES = (
     "alif",
     "adlif",
     "glif",
+    # issue 16: the seed's elementwise zoo
+    "tclif",
+    "lmh",
+    "celif",
+    "asgl_lif",
+    "leaky",
 )
 
 #: issue 16: the parallel neurons (whole-sequence convolutions/FFTs, no op; ``nsb/neurons/parallel.py``),

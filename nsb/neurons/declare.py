@@ -9,7 +9,8 @@ and the primitives of ``f``:
 ``f.fire(u)``   the spike of ``u = membrane − threshold``: Heaviside forward (``u > 0``, or ``u ≥ 0``
                 under ``spike_test = "greater_equal"``), the surrogate's derivative backward;
 ``f.reset(s)``  a previous spike where it resets or adapts the neuron: the spike itself, but a
-                constant (no gradient) under the learning rules that detach the reset.
+                constant (no gradient) under the learning rules that detach the reset;
+``f.detach(v)`` a value that is always a constant in the backward (LM-H's ``vs − sg(s)``).
 
 ``x`` is the step's input current (the recurrent current already added), ``state`` holds the
 previous step's states by name (always including the last spike ``s``), ``p`` the op's attributes
@@ -55,6 +56,7 @@ class Float:
     open_lo: bool = False
     open_hi: bool = False
     doc: str = ""
+    sample: float | None = None   # the value tests and harness cases use (None: one inside the range)
 
     kind = "float"
 

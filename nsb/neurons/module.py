@@ -121,6 +121,23 @@ class _Spikes:
     def reset(self, s: Tensor) -> Tensor:
         return s.detach() if self.detach_reset else s
 
+    @staticmethod
+    def detach(value: Tensor) -> Tensor:
+        return value.detach()
+
+    sigmoid = staticmethod(torch.sigmoid)
+
+
+class _LearnedView:
+    """The ``w`` namespace of folds: each learned tensor as the layer uses it, read when a fold asks (an
+    initial value that needs only the options folds on a layer whose tensors the pt2 twin dropped)."""
+
+    def __init__(self, layer: "Neuron") -> None:
+        self._layer = layer
+
+    def __getattr__(self, name: str) -> Tensor:
+        return self._layer.learned_tensor(name)
+
 
 _MODULE_NAMES = {"decl", "options", "size", "backend", "surrogate", "recurrent", "policy", "norm", "learned"}
 
@@ -128,7 +145,7 @@ _MODULE_NAMES = {"decl", "options", "size", "backend", "surrogate", "recurrent",
 class Neuron(nn.Module):
     """A layer of ``size`` neurons of a declared neuron; see the module docstring for the contract."""
 
-    def __init__(self, decl: Declaration, size: int, *, surrogate: str | Surrogate = "rectangle", alpha: float = 1.0,
+    def __init__(self, decl: Declaration, size: int, *, surrogate: str | Surrogate | None = None, alpha: float = 1.0,
                  recurrent: bool | None = None, backend: str = "auto", **options: Any) -> None:
         super().__init__()
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
@@ -142,7 +159,12 @@ class Neuron(nn.Module):
         self.size = size
         self.backend = backend
         self.options = SimpleNamespace(**decl.check_options(options))
+        if surrogate is None:  # the neuron's own spike function (asgl_lif), else the seed's default
+            surrogate = decl.surrogate or "rectangle"
         self.surrogate = surrogate if isinstance(surrogate, Surrogate) else build_surrogate(surrogate, alpha)
+        if decl.surrogate and self.surrogate.name != decl.surrogate:
+            raise ConfigError(f"neuron '{decl.name}' spikes through the '{decl.surrogate}' surrogate; set "
+                              f"surrogate.name = \"{decl.surrogate}\" (got '{self.surrogate.name}')")
         is_recurrent = decl.recurrence == "always" or (decl.recurrence == "optional" and bool(recurrent))
         self.recurrent = self._build_recurrent() if is_recurrent else None
         self.learned = tuple(decl.learned)
@@ -174,9 +196,17 @@ class Neuron(nn.Module):
 
         return op(("R" if self.recurrent is not None else "") + self.decl.op.name)
 
+    def learned_tensor(self, name: str) -> Tensor:
+        """A learned tensor as this layer uses it: a network-wide one (``Learned.shared``) is cut to the
+        layer's first N columns."""
+        tensor = getattr(self, name)
+        if self.decl.learned[name].shared:
+            return tensor[..., :self.size]
+        return tensor
+
     def _fold(self, fold: Fold) -> Any:
         if callable(fold):
-            return fold(_Folds, SimpleNamespace(**{n: getattr(self, n) for n in self.learned}), self.options)
+            return fold(_Folds, _LearnedView(self), self.options)
         if isinstance(fold, str):
             return getattr(self.options, fold)
         return fold
@@ -380,6 +410,29 @@ class Neuron(nn.Module):
     def extra_repr(self) -> str:
         opts = ", ".join(f"{k}={v}" for k, v in vars(self.options).items())
         return f"{self.decl.name}, size={self.size}, recurrent={self.recurrent is not None}" + (f", {opts}" if opts else "")
+
+
+def share_learned(model: nn.Module) -> nn.Module:
+    """Give every layer of a neuron whose declaration has a ``shared`` learned tensor (CELIF's temporal
+    embedding) one tensor for the whole network: as wide as the widest such layer, initialised once
+    by the declaration, each layer reading its first N columns. Returns ``model``."""
+    groups: dict[tuple[str, str], list[Neuron]] = {}
+    for module in model.modules():
+        if isinstance(module, Neuron):
+            for name, spec in module.decl.learned.items():
+                if spec.shared:
+                    groups.setdefault((module.decl.name, name), []).append(module)
+    for (neuron, name), layers in groups.items():
+        spec = layers[0].decl.learned[name]
+        shapes = {layer._shape(spec)[:-1] for layer in layers}
+        if len(shapes) > 1:
+            raise ConfigError(f"the {neuron} layers share '{name}' but differ in its leading shape {sorted(shapes)}; "
+                              "give them the same options")
+        shape = (*shapes.pop(), max(layer.size for layer in layers))
+        shared = nn.Parameter(spec.init(_Init(shape), layers[0].options).float())
+        for layer in layers:
+            setattr(layer, name, shared)
+    return model
 
 
 def _scalar(value: Any, like: Tensor) -> Tensor:

@@ -91,6 +91,8 @@ class _Cpp(Emitter):
             expr = f"{_BINARY[node.kind]}({args[0]}, {args[1]})"
         elif node.kind == "neg":
             expr = f"-{args[0]}"
+        elif node.kind == "sigmoid":
+            expr = f"nsb::sigmoid({args[0]})"
         else:  # fire, with the node's spike test
             expr = f"nsb::fire({args[0]}, a.e[{self.spike_test}])"
         slot = self.slots[node.id] = len(self.slots)
@@ -111,19 +113,19 @@ def _values_function(index: int, step: Step) -> tuple[list[str], _Cpp]:
 
 def _backward_lines(step: Step, emitter: _Cpp, indent: str) -> list[str]:
     """Reverse-mode derivative of the traced step: ``d[k]`` is ∂L/∂n[k], ``dl[k]`` a leaf's adjoint,
-    ``dr<id>`` a reset's (a reset has no value of its own: it is its argument)."""
+    ``dr<id>`` a reset's or detach's (neither has a value of its own: each is its argument)."""
     op = step.op
     names = emitter.names
     leaves = [n for n in step.nodes if n.is_leaf and n.kind != "const"]
     leaf_slot = {n.id: k for k, n in enumerate(leaves)}
-    resets = [n for n in step.nodes if n.kind == "reset"]
+    resets = [n for n in step.nodes if n.kind in ("reset", "detach")]
 
     def adjoint(node: Node) -> str | None:
         if node.kind == "const":
             return None
         if node.is_leaf:
             return f"dl[{leaf_slot[node.id]}]"
-        return f"dr{node.id}" if node.kind == "reset" else f"d[{emitter.slots[node.id]}]"
+        return f"dr{node.id}" if node.kind in ("reset", "detach") else f"d[{emitter.slots[node.id]}]"
 
     def rules(node: Node) -> list[tuple[int, str]]:
         """(argument, update of its adjoint) for each argument of ``node``."""
@@ -140,6 +142,10 @@ def _backward_lines(step: Step, emitter: _Cpp, indent: str) -> list[str]:
             return [(0, f"-= {dn}")]
         if node.kind == "fire":
             return [(0, f"+= {dn} * nsb::surrogate_grad(sg.id, sg.alpha, {val[0]})")]
+        if node.kind == "detach":
+            return []  # a constant in the backward: no gradient reaches its argument
+        if node.kind == "sigmoid":  # σ' = σ·(1 − σ), from the value already computed
+            return [(0, f"+= {dn} * ({names[node.id]} * (1.0f - {names[node.id]}))")]
         return [(0, f"+= sg.detach_reset ? 0.0f : {dn}")]  # reset
 
     lines = [f"{indent}float d[{max(1, len(emitter.slots))}] = {{}};",

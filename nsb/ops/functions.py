@@ -30,7 +30,7 @@ OPSET = 20
 # the ONNX graph rules a bundle's files follow (docs/deployment.md): 2 = typed float32 Scan bodies
 # without CastLike, unique node names, named initializers, metadata_props. Bundles record it.
 GRAPH_FORMAT = 2
-_ONNX_OPS = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "neg": "Neg"}
+_ONNX_OPS = {"add": "Add", "sub": "Sub", "mul": "Mul", "div": "Div", "neg": "Neg", "sigmoid": "Sigmoid"}
 
 
 def overload(step: Step) -> str:

@@ -28,6 +28,14 @@ class _Primitives:
     def reset(self, s: np.ndarray) -> np.ndarray:
         return s
 
+    def detach(self, value: np.ndarray) -> np.ndarray:
+        return value
+
+    @staticmethod
+    def sigmoid(value: np.ndarray) -> np.ndarray:
+        one = value.dtype.type(1)
+        return one / (one + np.exp(-value))
+
 
 def check_attributes(op: Op, attributes: dict[str, Any]) -> dict[str, Any]:
     """Every declared attribute present and valid; the routing ones (plugin_*) are not the kernel's."""

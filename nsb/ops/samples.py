@@ -12,7 +12,10 @@ from nsb.ops.trace import Step, variants
 
 
 def sample_float(spec: Float) -> float:
-    """A valid value away from the default, so a test sees the attribute arrive."""
+    """A valid value away from the default, so a test sees the attribute arrive (the declared
+    ``sample`` where the range's own would make the op's dynamics diverge)."""
+    if spec.sample is not None:
+        return spec.sample
     lo = spec.lo if spec.lo is not None else -1.0
     hi = spec.hi if spec.hi is not None else 1.0
     if spec.lo is None and spec.hi is None and spec.default is not None:

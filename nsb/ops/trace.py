@@ -139,6 +139,12 @@ class _Primitives:
     def reset(self, s: Sym) -> Sym:
         return _as_sym(s, "reset")._op("reset", s.node)
 
+    def detach(self, value: Sym) -> Sym:
+        return _as_sym(value, "detach")._op("detach", value.node)
+
+    def sigmoid(self, value: Sym) -> Sym:
+        return _as_sym(value, "sigmoid")._op("sigmoid", value.node)
+
 
 def _as_sym(value: Any, what: str) -> Sym:
     if not isinstance(value, Sym):
@@ -184,6 +190,16 @@ def trace(op: Op, variant: dict[str, str]) -> Step:
     nodes = [n for n in graph.nodes if n.id in needed]
     return Step(op, dict(variant), nodes, spike, new_states,
                 {k: n for k, n in graph.leaves.items() if n.id in needed})
+
+
+#: primitives whose value each runtime computes with its own exp: equal to about an ulp, not bit for bit
+TRANSCENDENTAL = ("sigmoid",)
+
+
+def transcendental(op: Op) -> bool:
+    """Whether ``op``'s step uses a primitive each runtime computes its own way (``f.sigmoid``): its states
+    then agree between backends to about an ulp per step instead of bit for bit."""
+    return any(n.kind in TRANSCENDENTAL for step in variants(op) for n in step.nodes)
 
 
 def _depends_on_element(node: Node) -> bool:
@@ -232,7 +248,7 @@ def variant_of(op: Op, attributes: dict[str, Any]) -> Step:
 class Emitter:
     """One walk over a traced step, rendered by a backend: subclasses give the names of the leaves
     (``LEAVES`` formats with ``{name}``, ``{lower}`` and ``{index}``, the leaf's position in the op's
-    list), a constant and an operation. ``reset`` is the identity forward in every backend."""
+    list), a constant and an operation. ``reset`` and ``detach`` are the identity forward in every backend."""
 
     LEAVES: dict[str, str] = {}
 
@@ -260,7 +276,7 @@ class Emitter:
                 names[node.id] = self.constant(node.value)
             elif node.is_leaf:
                 names[node.id] = self.leaf(node)
-            elif node.kind == "reset":
+            elif node.kind in ("reset", "detach"):
                 names[node.id] = names[node.args[0].id]
             else:
                 names[node.id] = self.operation(node, [names[a.id] for a in node.args])

@@ -58,6 +58,9 @@ NSB_HD float quiet_nan() {
 #endif
 }
 
+// The logistic function of a step's f.sigmoid: 1 / (1 + e^(−x)), each operation rounded once.
+NSB_HD float sigmoid(float x) { return div(1.0f, add(1.0f, expf(-x))); }
+
 // Heaviside: strict, a spike needs the membrane above threshold (the seed's LIFAct), or inclusive,
 // u ≥ 0 (the seed's ASGL spike), as an op node's spike_test says (0: greater, 1: greater_equal).
 NSB_HD float fire(float u, int inclusive) { return (u > 0.0f || (inclusive && u == 0.0f)) ? 1.0f : 0.0f; }
