@@ -43,7 +43,7 @@ class DataConfig:
 
 @dataclass
 class ModelConfig:
-    kind: Literal["classifier", "language", "conv"] = "classifier"
+    kind: str = "classifier"  # classifier, language, conv, or an architecture of nsb.architectures
     neuron: str = "lif"
     hidden: list[int] = field(default_factory=lambda: [128, 128])
     recurrent: bool | list[bool] = False  # one flag for all hidden layers, or one per layer
@@ -97,6 +97,7 @@ class Config:
     neuron: dict[str, Any] = field(default_factory=dict)
     surrogate: SurrogateConfig = field(default_factory=SurrogateConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    arch: dict[str, Any] = field(default_factory=dict)  # the architecture's own options (model.kind's Options)
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -115,7 +116,7 @@ class Config:
 
 
 SECTIONS = {"data": DataConfig, "model": ModelConfig, "surrogate": SurrogateConfig, "train": TrainConfig}
-FREE_SECTIONS = {"neuron"}  # checked against the neuron's signature when the model is built
+FREE_SECTIONS = {"neuron", "arch"}  # checked against the neuron's / the architecture's options at build time
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:
@@ -316,11 +317,20 @@ def check_ranges(cfg: Config, where: str) -> Config:
         plain_name(cfg.name, f"{where}: 'name'")
     except NsbError as err:
         raise ConfigError(str(err)) from None
+    from nsb.architectures import kinds
+
+    if cfg.model.kind not in kinds():
+        from nsb.errors import unknown
+
+        raise ConfigError(f"{where}: {unknown('model.kind', cfg.model.kind, kinds())}")
+    if cfg.arch and cfg.model.kind not in kinds()[3:]:
+        raise ConfigError(f"{where}: [arch] holds options of an architecture, but model.kind = '{cfg.model.kind}' "
+                          f"takes none; remove [arch] or set model.kind to one of: {', '.join(kinds()[3:]) or 'none'}")
     if not cfg.out_dir.strip():
         raise ConfigError(f"{where}: 'out_dir' must be a folder path, got {cfg.out_dir!r}")
-    for key in ("hidden", "recurrent", "norm", "dropout"):
+    for key in ("hidden", "recurrent", "dropout"):  # norm: one per spiking layer, which build_model counts
         value = getattr(cfg.model, key)
         if key != "hidden" and isinstance(value, list) and len(value) != len(cfg.model.hidden):
-            raise ConfigError(f"{where}: 'model.{key}' has {len(value)} entries but model.hidden has "
+            raise ConfigError(f"{where}: model.{key} has {len(value)} entries but model.hidden has "
                               f"{len(cfg.model.hidden)} layers; give one per layer or a single value")
     return cfg

@@ -81,7 +81,7 @@ def test_bad_combinations_are_explained():
     with pytest.raises(ConfigError, match="model.recurrent has 3 entries but model.hidden has 2"):
         build_model(load_config(None, ["model.recurrent=[true, true, false]"]), task(inputs=3, steps=5))
     with pytest.raises(ConfigError, match="conv model takes feed-forward"):
-        build_model(load_config(CONFIGS / "dvs_gesture.toml", ['model.neuron="alif"']),
+        build_model(load_config(CONFIGS / "dvs_gesture.toml", ['model.neuron="alif"'], ["neuron.decay"]),
                     task(steps=5, frame_shape=(2, 8, 8)))
     with pytest.raises(ConfigError, match="language task; set model.kind"):
         build_model(load_config(None), task("language", inputs=20, classes=20, steps=5))

@@ -66,7 +66,7 @@ def load_task(name: str, root: str, options: dict, seed: int) -> TaskData:
     return module.load(opts, Path(root).expanduser(), seed)
 
 
-def check_option(data_set: str, option, value) -> None:
+def check_option(data_set: str, option, value, where: str | None = None) -> None:
     """The type and range of one ``[data]`` option, from its ``Options`` field: a count whose default is at
     least 1 must be at least 1 (sizes, steps, classes), other counts at least 0, real numbers finite and
     non-negative (durations, jitters, rates). A data set with other rules checks them in its ``load``."""
@@ -79,7 +79,7 @@ def check_option(data_set: str, option, value) -> None:
     annotation = option.type
     if isinstance(annotation, str):
         annotation = eval(annotation, vars(typing) | {"Literal": typing.Literal})  # noqa: S307 - our annotations
-    where = f"data set '{data_set}': 'data.{option.name}'"
+    where = where or f"data set '{data_set}': 'data.{option.name}'"
     if not _type_ok(value, annotation):
         raise ConfigError(f"{where} must be {_describe(annotation)}, got {value!r}")
     default = option.default

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
+
 from torch import nn
 
+from nsb.architectures import ARCHITECTURES
 from nsb.config import Config
 from nsb.data.common import TaskData
 from nsb.errors import ConfigError
@@ -72,6 +75,9 @@ def _build_model(cfg: Config, task: TaskData) -> nn.Module:
         return build_norm(norms[index], size, time_steps=task.time_steps, threshold=threshold)
 
     dropouts = cfg.layer_flags(m.dropout, float, "dropout")
+    if m.kind in ARCHITECTURES:
+        module = importlib.import_module(ARCHITECTURES[m.kind])
+        return module.build(cfg, task, architecture_options(m.kind, module.Options, cfg.arch), make_neuron, make_norm)
     if not m.hidden or any(h < 1 for h in m.hidden):
         raise ConfigError(f"model.hidden must list positive layer sizes, got {m.hidden}")
     if m.kind == "language":
@@ -94,6 +100,23 @@ def _build_model(cfg: Config, task: TaskData) -> nn.Module:
     if task.info.get("frame_shape") is not None:
         raise ConfigError(f"data set '{cfg.data.name}' gives frames; set model.kind = 'conv'")
     return SpikingClassifier(task.input_size, m.hidden, task.num_classes, make_neuron, make_norm, recurrent, dropouts)
+
+
+def architecture_options(kind: str, options_class: type, given: dict) -> object:
+    """``[arch]`` checked against the architecture's ``Options``: unknown keys with a suggestion, then each
+    value's type and range as ``[data]`` options are checked (:func:`nsb.data.check_option`)."""
+    import dataclasses
+
+    from nsb.data import check_option
+    from nsb.errors import closest
+
+    fields = {f.name: f for f in dataclasses.fields(options_class)}
+    for key, value in given.items():
+        if key not in fields:
+            raise ConfigError(f"model.kind = '{kind}' has no option 'arch.{key}'{closest(key, fields)}; it takes: "
+                              f"{', '.join(fields) or 'none'}")
+        check_option(kind, fields[key], value, f"model.kind = '{kind}': 'arch.{key}'")
+    return options_class(**given)
 
 
 def count_parameters(model: nn.Module) -> int:
