@@ -26,7 +26,6 @@ Deployment (:class:`DenseDeploy`): the same recurrence with a hard spike, as
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -82,7 +81,8 @@ class LayerNeuron:
             if key in given:
                 out[key] = spec.check(f"neuron.{key}", given[key])
             elif spec.default is None and not isinstance(spec, OptionalFloat):
-                raise ConfigError(f"neuron '{self.name}' needs the option '{key}'" + (f" ({spec.doc})" if spec.doc else ""))
+                raise ConfigError(f"neuron '{self.name}' needs the option '{key}'"
+                                  + (f" ({spec.doc})" if spec.doc else ""))
             else:
                 out[key] = spec.default
         return out
@@ -96,7 +96,7 @@ class DenseNeuron(Neuron):
     ``initial_state``, ``run`` (the training loop, calling ``self.step`` once per step) and
     ``deploy_tensors``/``deploy_run``/``deploy_scan``."""
 
-    decl: LayerNeuron
+    decl: LayerNeuron  # type: ignore[assignment]
 
     def __init__(self, decl: LayerNeuron, size: int, *, surrogate: str | Surrogate | None = None, alpha: float = 1.0,
                  recurrent: bool | None = None, backend: str = "auto", input_size: int | None = None,
@@ -213,7 +213,8 @@ class DenseNeuron(Neuron):
 
     forward_loop = forward
 
-    def step(self, x: Tensor, state: dict[str, Tensor], params: dict[str, Any], prims: Any) -> tuple[Tensor, dict]:
+    def step(self, x: Any, state: dict[str, Tensor], params: dict[str, Any],  # type: ignore[override]
+             prims: Any) -> tuple[Tensor, dict]:
         """One time step: ``x`` the step's input terms, ``state`` the previous states by name, ``params``
         this layer's tensors, ``prims.fire`` the spike. Returns the spike and the new states."""
         raise NotImplementedError  # pragma: no cover - abstract
@@ -245,6 +246,18 @@ class DenseNeuron(Neuron):
 
     def deploy_tensors(self) -> dict[str, Tensor]:  # pragma: no cover - abstract
         """The trained tensors the deployed recurrence needs, by name (folded: σ of the decays etc.)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def deploy_scan(x: Tensor, tensors: tuple[Tensor, ...], state: State, constants: dict[str, Any]
+                    ) -> tuple[Tensor, State]:  # pragma: no cover - abstract
+        """The deployed recurrence as one ``scan`` over time (ONNX ``Scan``, ``torch.export``)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def deploy_script(x: Tensor, tensors: tuple[Tensor, ...], state: State, constants: dict[str, Any]
+                      ) -> tuple[Tensor, State]:  # pragma: no cover - abstract
+        """The deployed recurrence as a scripted TorchScript loop (``model.ts``)."""
         raise NotImplementedError
 
     def extra_repr(self) -> str:
@@ -305,10 +318,4 @@ def hard_fire(u: Tensor, ge: bool) -> Tensor:
     return ((u >= 0) if ge else (u > 0)).to(u.dtype)
 
 
-def uniform_(tensor: Tensor, bound: float) -> Tensor:
-    with torch.no_grad():
-        return tensor.uniform_(-bound, bound)
-
-
-__all__ = ["DenseDeploy", "DenseNeuron", "LayerNeuron", "OptionalFloat", "hard_fire", "scan_with_weights",
-           "uniform_", "math"]
+__all__ = ["DenseDeploy", "DenseNeuron", "LayerNeuron", "OptionalFloat", "hard_fire", "scan_with_weights"]

@@ -39,7 +39,8 @@ class DHLIF(DenseNeuron):
         for key in ("tau_m", "tau_n"):
             lo, hi = getattr(o, key)
             if not lo <= hi:
-                raise ConfigError(f"neuron.{key} is a range [low, high] of its uniform initialisation; got [{lo}, {hi}]")
+                raise ConfigError(f"neuron.{key} is the range [low, high] of a uniform initialisation; "
+                                  f"got [{lo}, {hi}]")
         n, branches = self.size, o.branches
         total = self.input_size + (n if self.is_recurrent else 0)
         self.pad = (-total) % branches
@@ -72,8 +73,8 @@ class DHLIF(DenseNeuron):
         spikes, last = self.loop((current,), {"v": v, "d": d, "s": s}, p)
         return spikes, (last["v"], last["d"], last["s"])
 
-    def step(self, x: tuple[Tensor, ...], state: dict[str, Tensor], p: dict[str, Any], prims: Any
-             ) -> tuple[Tensor, dict]:
+    def step(self, x: tuple[Tensor, ...], state: dict[str, Tensor], p: dict[str, Any],  # type: ignore[override]
+             prims: Any) -> tuple[Tensor, dict]:
         (c,) = x
         if self.is_recurrent:
             c = c + F.linear(state["s"], p["w_s"]).unflatten(-1, (self.size, self.options.branches))

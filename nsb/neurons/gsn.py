@@ -48,8 +48,8 @@ class GSN(DenseNeuron):
         spikes, last = self.loop((gu, gc), {"c": c, "s": h}, {"w_h": self.weight_h})
         return spikes, (last["c"], last["s"])
 
-    def step(self, x: tuple[Tensor, ...], state: dict[str, Tensor], p: dict[str, Any], prims: Any
-             ) -> tuple[Tensor, dict]:
+    def step(self, x: tuple[Tensor, ...], state: dict[str, Tensor], p: dict[str, Any],  # type: ignore[override]
+             prims: Any) -> tuple[Tensor, dict]:
         gu, gc = x
         ru, rc = F.linear(state["s"], p["w_h"]).chunk(2, dim=-1)
         u = torch.sigmoid(gu + ru)

@@ -62,7 +62,7 @@ class LTC(DenseNeuron):
         wm, wa = self.gate_m.weight, self.gate_a.weight
         out = {"w_x": torch.cat([wm[:, :n], wa[:, :n]]), "bias": torch.cat([self.gate_m.bias, self.gate_a.bias]),
                "w_mv": wm[:, n:].contiguous(), "w_ab": wa[:, n:].contiguous()}
-        if self.is_recurrent:
+        if isinstance(self.recurrent, nn.Linear):
             out |= {"w_mx": wm[:, :n].contiguous(), "w_ax": wa[:, :n].contiguous(), "w_rec": self.recurrent.weight,
                     "b_rec": self.recurrent.bias}
         return out
@@ -74,8 +74,8 @@ class LTC(DenseNeuron):
         spikes, last = self.loop((x, gm, ga), {"v": v, "b": b, "s": s}, p)
         return spikes, (last["v"], last["b"], last["s"])
 
-    def step(self, x: tuple[Tensor, ...], state: dict[str, Tensor], p: dict[str, Any], prims: Any
-             ) -> tuple[Tensor, dict]:
+    def step(self, x: tuple[Tensor, ...], state: dict[str, Tensor], p: dict[str, Any],  # type: ignore[override]
+             prims: Any) -> tuple[Tensor, dict]:
         x_t, gm, ga = x
         v, b, s = state["v"], state["b"], state["s"]
         if self.is_recurrent:
