@@ -117,3 +117,18 @@ def test_an_interrupted_cell_continues_from_its_checkpoint(tmp_path):
     assert [h["epoch"] for h in history] == list(range(1, 41))
     assert done_before < 40 and results[0]["status"] == "done"
     assert "--resume" in (tmp_path / "runs" / "short" / "neurons-lif-ba-ff.log").read_text()
+
+
+def test_architecture_cells_read_their_hand_written_configs():
+    from nsb.reproduce.configs import ARCH_CONFIGS
+
+    cells_ = runner.select("architectures", ["lif"], None)
+    assert [c.config for c in cells_] == [ARCH_CONFIGS / f"lif-{c}.toml" for c in ("ptb", "psmnist", "ba")]
+    for cell in cells_:
+        cfg = load_config(cell.config)
+        assert cfg.model.neuron == "lif"
+    assert load_config(ARCH_CONFIGS / "lif-ba.toml").data.options["time_steps"] == 100
+    import tomllib
+
+    # the seed's 06-architecture LIF on Binary Adding: dims [220, 170], ~40K parameters
+    assert parameters(tomllib.loads((ARCH_CONFIGS / "lif-ba.toml").read_text()), "ba-ff") == 39_940

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from nsb.config import from_dict, read_toml
-from nsb.reproduce.tables import BUDGETS, COLUMNS, TABLES, Row, cell_name, cells
+from nsb.reproduce.tables import BUDGETS, COLUMNS, GENERATED, Row, cell_name, cells
 
 REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SEED_CONFIGS = REPO_CONFIGS / "seed"
@@ -22,6 +22,7 @@ OVER_BUDGET = 1.3
 # sizes of each column's task, to count parameters without loading the data
 TASK_SIZES = {"ptb": ("language", 10_000, 10_000, 70), "psmnist": ("classification", 1, 10, 784),
               "ba": ("classification", 2, 10, 100)}
+ARCH_CONFIGS = REPO_CONFIGS / "architectures"
 
 
 def _set(raw: dict[str, Any], key: str, value: Any) -> None:
@@ -40,6 +41,7 @@ def parameters(raw: dict[str, Any], column: str) -> int:
     from nsb.models.build import build_model, count_parameters
 
     kind, inputs, classes, steps = TASK_SIZES[column.split("-")[0]]
+    steps = raw.get("data", {}).get("time_steps", steps) if kind != "language" else steps
     empty = torch.zeros(0)
     task = TaskData(kind, empty, empty, input_size=inputs, num_classes=classes, time_steps=steps)
     torch.manual_seed(0)
@@ -100,7 +102,7 @@ def expected_files() -> tuple[dict[Path, str], list[str]]:
 
     files: dict[Path, str] = {}
     missing: list[str] = []
-    for table in TABLES:
+    for table in GENERATED:
         for row, column in cells(table):
             try:
                 raw, notes = cell_config(table, row, column)

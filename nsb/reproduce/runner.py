@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from nsb.errors import NsbError, unknown
-from nsb.reproduce.configs import SEED_CONFIGS
-from nsb.reproduce.tables import COLUMNS, TABLES, Row, cell_name, cells
+from nsb.reproduce.configs import ARCH_CONFIGS, SEED_CONFIGS
+from nsb.reproduce.tables import TABLES, Row, cell_name, cells
+from nsb.reproduce.tables import columns as table_columns
 
 #: the short budget per dataset: (overrides, what it means). PS-MNIST and PTB run on the real subsets a
 #: machine without the full sets has (the MNIST test digits; PTB's valid/test text), see ../shared/data.
@@ -54,6 +55,8 @@ class Cell:
 
     @property
     def config(self) -> Path:
+        if self.table == "architectures":
+            return ARCH_CONFIGS / f"{self.row.name}-{self.column}.toml"
         return SEED_CONFIGS / self.table / f"{self.row.name}-{self.column}.toml"
 
     @property
@@ -69,8 +72,8 @@ def select(table: str, rows: list[str] | None, columns: list[str] | None) -> lis
         if r not in names:
             raise NsbError(unknown(f"row of the {table} table", r, names))
     for c in columns or []:
-        if c not in COLUMNS:
-            raise NsbError(unknown("column", c, COLUMNS))
+        if c not in table_columns(table):
+            raise NsbError(unknown(f"column of the {table} table", c, table_columns(table)))
     return [Cell(table, row, column) for row, column in cells(table)
             if (not rows or row.name in rows) and (not columns or column in columns)]
 
@@ -142,7 +145,10 @@ def train_cell(cell: Cell, out: Path, budget: str, device: str, data_root: Path 
 def result(cell: Cell, out: Path, budget: str) -> dict[str, Any]:
     """What a cell's run reached: the test metric of the epoch selected on validation (test when the data
     set has no validation split, as the seed does), the epochs, the wall time and the device."""
-    _, label, metric, higher = COLUMNS[cell.column]
+    label, metric, higher = table_columns(cell.table)[cell.column]
+    steps = cell.row.changes(cell.column).get("data.time_steps")
+    if cell.table == "architectures" and steps:
+        label = f"{label} (T = {steps:,})"
     row: dict[str, Any] = {"cell": cell.name, "row": cell.row.name, "column": cell.column, "label": label,
                            "paper": cell.row.paper[cell.column], "metric": metric, "budget": budget,
                            "status": status(cell, out), "ours": None}

@@ -86,12 +86,49 @@ RULE_ROWS = [
     Row("sltt", _paper(149.86, None, 40.53, None, 15.50, None), {"train.learning_rule": "sltt"}),
 ]
 
-TABLES: dict[str, list[Row]] = {"neurons": NEURON_ROWS, "rules": RULE_ROWS}
+# --- the architecture table (PTB perplexity, PS-MNIST accuracy, Binary Adding accuracy at the row's T) -----------
+#: column -> (label, metric, higher is better); each row's configs are hand-written from §6.2/§6.3 in
+#: configs/architectures/<row>-<column>.toml (the Binary Adding T is the row's, in its config)
+ARCH_COLUMNS: dict[str, tuple[str, str, bool]] = {"ptb": ("PTB", "ppl", False), "psmnist": ("PS-MNIST", "acc", True),
+                                                   "ba": ("BA", "acc", True)}
+ARCH_BUDGETS = {"ptb": 5_000_000, "psmnist": 90_000, "ba": 40_000}
+
+
+def _arch(name: str, ptb: float, psmnist: float, ba_t: int, ba: float) -> Row:
+    return Row(name, {"ptb": ptb, "psmnist": psmnist, "ba": ba}, {}, {"ba": {"data.time_steps": ba_t}})
+
+
+ARCH_ROWS = [
+    _arch("lif", 129.96, 57.45, 100, 34.15),
+    _arch("dcls", 89.87, 68.98, 100, 51.85),
+    _arch("tcn", 102.20, 95.10, 1200, 69.95),
+    _arch("spiking_tcn", 114.46, 93.76, 1200, 61.95),
+    _arch("lstm", 88.08, 92.41, 2400, 100.0),
+    _arch("gsn", 99.98, 80.13, 1200, 29.85),
+    _arch("transformer", 112.43, 97.64, 2400, 100.0),
+    _arch("sdt4", 152.41, 96.21, 2400, 98.15),
+    _arch("sdt1", 327.82, 95.01, 2400, 88.05),
+]
+
+TABLES: dict[str, list[Row]] = {"neurons": NEURON_ROWS, "rules": RULE_ROWS, "architectures": ARCH_ROWS}
+#: the tables whose configs nsb.reproduce.configs writes (the architecture table's are hand-written)
+GENERATED = ("neurons", "rules")
+
+
+def columns(table: str) -> dict[str, tuple[str, str, bool]]:
+    """A table's columns: (label, metric, higher is better)."""
+    if table == "architectures":
+        return ARCH_COLUMNS
+    return {k: v[1:] for k, v in COLUMNS.items()}
+
+
+def budget(table: str, column: str) -> int:
+    return ARCH_BUDGETS[column] if table == "architectures" else BUDGETS[column]
 
 
 def cells(table: str) -> list[tuple[Row, str]]:
     """Every (row, column) of ``table`` the paper has a number for."""
-    return [(row, column) for row in TABLES[table] for column in COLUMNS if row.paper.get(column) is not None]
+    return [(row, column) for row in TABLES[table] for column in columns(table) if row.paper.get(column) is not None]
 
 
 def cell_name(table: str, row: Row, column: str) -> str:
