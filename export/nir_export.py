@@ -222,8 +222,13 @@ def _spiking_layer(g: _Graph, name: str, layer: nn.Module, last: str, shape: tup
     from nsb.models.layers import TimeDistributed
     from nsb.neurons.module import Neuron
 
+    from nsb.neurons.parallel import ParallelNeuron
+
     neuron = layer.neuron
     layer_name = f"{name}.neuron"
+    if isinstance(neuron, ParallelNeuron):  # issue 16: SPSN, PSN, PMSN, S4D
+        raise NsbError(f"{layer_name}: the {neuron.name} neuron is a convolution over the whole input sequence, "
+                       f"which NIR has no node for; {ALTERNATIVE}")
     if not isinstance(neuron, Neuron):
         raise NsbError(f"{layer_name}: {type(neuron).__name__} is not an nsb neuron; {ALTERNATIVE}")
     if neuron.decl.op.name != "LIF":

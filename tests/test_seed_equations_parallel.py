@@ -493,3 +493,17 @@ def test_exports_with_standard_ops_and_a_dynamic_length(name, options, expected)
     for a, b in zip(twin[1:], spikes):
         assert float((a != b).float().mean()) <= 1e-3
     assert any(0 < float(s.mean()) < 1 for s in spikes)
+
+
+def test_nir_refuses_in_one_line():
+    from nsb.config import load_config
+    from nsb.data import load_task
+    from nsb.errors import NsbError
+    from nsb.export.nir_export import export_nir
+    from nsb.models.build import build_model
+
+    cfg = load_config(None, ['model.neuron="spsn"', "data.time_steps=10", "model.hidden=[4, 3]"])
+    model = build_model(cfg, load_task(cfg.data.name, cfg.data.root, cfg.data.options, cfg.seed)).eval()
+    with pytest.raises(NsbError, match="the spsn neuron is a convolution over the whole input sequence") as err:
+        export_nir(model, cfg, None)
+    assert "\n" not in str(err.value)
