@@ -6,8 +6,11 @@ block per sample), writing spikes, final states and, in training, a state checkp
 generated backward step, then the per-neuron input, attribute and per-step-row gradients reduced
 over the batch here (deterministic: no atomics), and for R-ops ∂L/∂W_rec as one GEMM.
 
-The same function runs on the CPU build (:mod:`nsb.kernels.cpu`, fp32), which is how CI tests this
-glue and the kernel bodies against the PyTorch loop; on CUDA tensors it launches the NVRTC build.
+The same function runs on the CPU builds (:mod:`nsb.kernels.cpu`, fp32): ``device="cpu"`` is the CPU
+training kernels (time outermost, vectorised across neurons, OpenMP over blocks or samples on
+``torch.get_num_threads()`` threads), ``device="cpu_reference"`` the GPU's kernel bodies in a host
+loop; the two give bit-identical results, and CI tests both against the PyTorch loop. On CUDA tensors
+it launches the NVRTC build.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ class Config:
     surrogate: str
     alpha: float
     detach_reset: bool
-    device: str                               # "cuda" or "cpu" (the CPU build)
+    device: str                               # "cuda", "cpu" (the CPU training kernels) or "cpu_reference"
 
 
 def _f32(t: Tensor) -> Tensor:
@@ -63,7 +66,13 @@ class _Launch:
             from nsb.kernels.cpu import forward_function
 
             forward_function(self.op.name)(x.data_ptr(), s.data_ptr(), ctypes.byref(args), steps, n, neurons,
-                                           ctypes.byref(rec))
+                                           ctypes.byref(rec), torch.get_num_threads())
+            return
+        if self.device == "cpu_reference":
+            from nsb.kernels.cpu import forward_function
+
+            forward_function(self.op.name, reference=True)(x.data_ptr(), s.data_ptr(), ctypes.byref(args), steps,
+                                                           n, neurons, ctypes.byref(rec))
             return
         module, stream = self._module(x)
         if self.op.recurrent:
@@ -77,12 +86,14 @@ class _Launch:
 
     def backward(self, first: Tensor, grad_s: Tensor, grad_out: Tensor, args: abi.KernelArgs, grads: abi.GradArgs,
                  rec: abi.RecurrentArgs, steps: int, n: int, neurons: int) -> None:
-        if self.device == "cpu":
+        if self.device in ("cpu", "cpu_reference"):
             from nsb.kernels.cpu import backward_function
 
-            backward_function(self.op.name)(first.data_ptr(), grad_s.data_ptr(), grad_out.data_ptr(),
-                                            ctypes.byref(args), ctypes.byref(grads), steps, n, neurons,
-                                            ctypes.byref(rec))
+            reference = self.device == "cpu_reference"
+            extra = () if reference else (torch.get_num_threads(),)
+            backward_function(self.op.name, reference)(first.data_ptr(), grad_s.data_ptr(), grad_out.data_ptr(),
+                                                       ctypes.byref(args), ctypes.byref(grads), steps, n, neurons,
+                                                       ctypes.byref(rec), *extra)
             return
         module, stream = self._module(first)
         ptrs = [ctypes.c_void_p(t.data_ptr()) for t in (first, grad_s, grad_out)]
@@ -240,7 +251,23 @@ class FusedOp(torch.autograd.Function):
 
 
 def fused_forward(neuron, x: Tensor, state: tuple[Tensor, ...], device: str | None = None) -> tuple[Tensor, tuple]:
-    """A layer's forward through the kernels; ``state`` is its full state (the op's states, in order)."""
+    """A layer's forward through the kernels; ``state`` is its full state (the op's states, in order).
+
+    T-STBP (``policy.truncate = K``) runs the kernels on K-step chunks, each from the previous one's
+    final state detached: the loop's cut of the state's gradient every K steps, with the same values."""
+    k = neuron.policy.truncate
+    if k and x.shape[0] > k:
+        spikes = []
+        for t0 in range(0, x.shape[0], k):
+            if t0:
+                state = tuple(t.detach() if t.is_floating_point() else t for t in state)
+            s, state = _fused_chunk(neuron, x[t0:t0 + k], state, device)
+            spikes.append(s)
+        return torch.cat(spikes), state
+    return _fused_chunk(neuron, x, state, device)
+
+
+def _fused_chunk(neuron, x: Tensor, state: tuple[Tensor, ...], device: str | None) -> tuple[Tensor, tuple]:
     op = neuron.op
     attributes, inputs = neuron.folded()
     learned = tuple(k for k in op.float_attributes if isinstance(attributes[k], Tensor) and attributes[k].requires_grad)

@@ -60,9 +60,10 @@ class GradPolicy:
 
 FULL_BPTT = GradPolicy()
 
-#: "auto": the fused CUDA kernel where it applies, else the PyTorch loop; "torch": always the loop;
-#: "cuda": the kernel or an error naming why not
-BACKENDS = ("auto", "torch", "cuda")
+#: "auto": the fused kernel where it applies (CUDA tensors: the NVRTC build; CPU tensors: the CPU
+#: training kernels, built with the system C++ compiler), else the PyTorch loop; "torch": always the
+#: loop; "cuda" / "cpu": that kernel or an error naming why not
+BACKENDS = ("auto", "torch", "cuda", "cpu")
 #: an R-op's block keeps two steps of spikes in shared memory: 2·N floats within the 48 KiB default
 MAX_FUSED_RECURRENT = 6144
 
@@ -308,8 +309,8 @@ class Neuron(nn.Module):
             reason = self.fused_unsupported(x)
             if reason is None:
                 return self.forward_fused(x, self._check_state(x, state))
-            if self.backend == "cuda":
-                raise NsbError(f"neuron.backend = 'cuda' but the fused kernel cannot run here: {reason}; "
+            if self.backend in ("cuda", "cpu"):
+                raise NsbError(f"neuron.backend = '{self.backend}' but the fused kernel cannot run here: {reason}; "
                                "set neuron.backend = 'auto' to fall back to the PyTorch loop")
         return self.forward_loop(x, state)
 
@@ -385,16 +386,31 @@ class Neuron(nn.Module):
         from nsb.kernels import SURROGATE_IDS
 
         p = self.policy
-        if not x.is_cuda:
+        if self.backend == "cuda" and not x.is_cuda:
             return "the input is not on a CUDA device"
+        if not x.is_cuda:
+            from nsb.kernels.cpu import unavailable
+
+            if x.device.type != "cpu":
+                return f"the input is on a {x.device.type} device (the kernels run on CUDA and CPU tensors)"
+            if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
+                return "the layer is being traced or compiled (the CPU kernels are a ctypes call)"
+            if x.dtype != torch.float32:
+                return f"the dtype {x.dtype} has no CPU kernel (float32 only)"
+            problem = unavailable(quiet=self.backend == "cpu")
+            if problem:
+                return problem
+        elif self.backend == "cpu":
+            return "the input is on a CUDA device (backend 'cpu' runs the CPU kernels on CPU tensors)"
         if self.recurrent is not None and p.recurrent != "full":
             return f"the learning rule's recurrent gradient '{p.recurrent}' is not fused"
         if self.recurrent is not None and x.dim() != 3:
             return "a recurrent layer's input must be [T, B, N]"
-        if self.recurrent is not None and self.size > MAX_FUSED_RECURRENT:
+        if self.recurrent is not None and self.size > MAX_FUSED_RECURRENT and x.is_cuda:
             return f"a recurrent layer of more than {MAX_FUSED_RECURRENT} neurons (its spikes live in shared memory)"
-        if not p.temporal or p.detach_state or p.truncate:
-            return "the learning rule cuts the state's gradient (only STBP and reset detachment are fused)"
+        if not p.temporal or p.detach_state:
+            return ("the learning rule cuts the state's gradient at every step (the kernels run STBP and T-STBP, "
+                    "with or without reset detachment)")
         if self.surrogate.name not in SURROGATE_IDS:
             return f"the surrogate '{self.surrogate.name}' has no kernel"
         if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):

@@ -264,9 +264,47 @@ def op_header(op: Op, where: str) -> str:
         out.append(f"            values{index}(a, x, st, in, row, n);")
         out += _backward_lines(emitter.step, emitter, " " * 12)
         out += ["            return;", "        }"]
-    out += ["        default:", "            g_x = quiet_nan();", "        }", "    }", "};", "",
-            "}  // namespace ops", "}  // namespace nsb", "", f"#endif  // {_guard(op)}", ""]
+    out += ["        default:", "            g_x = quiet_nan();", "        }", "    }"]
+    out += _cpu_variant_lines(op, functions)
+    out += ["};", "", "}  // namespace ops", "}  // namespace nsb", "", f"#endif  // {_guard(op)}", ""]
     return "\n".join(out)
+
+
+def _cpu_variant_lines(op: Op, functions: list[tuple[list[str], _Cpp]]) -> list[str]:
+    """The CPU training kernels' form of ``step`` and ``backward`` (``kernels/cpu_kernels.cpp``, which
+    defines ``NSB_CPU_KERNELS``): the variant a template argument and the surrogate's derivative a
+    functor ``grad(u)``, so a loop over neurons holds no switch and the compiler vectorises it. The
+    same values and derivative lines as above, in the same order."""
+    out = ["", "#if defined(NSB_CPU_KERNELS)",
+           f"    static constexpr int kVariants = {len(functions)};",
+           "    template <int V>",
+           "    static inline float step_at(Attributes const& a, float x, float* st, float const* in, "
+           "float const* row) {",
+           "        float n[kValues];"]
+    for index, (_, emitter) in enumerate(functions):
+        step = emitter.step
+        news = [emitter.names[step.new_states[s].id] for s in op.element_states]
+        out += [f"        {'if' if index == 0 else 'else if'} constexpr (V == {index}) {{",
+                f"            values{index}(a, x, st, in, row, n);",
+                f"            const float next[] = {{{', '.join(news)}}};",
+                "            for (int k = 0; k < kStates; ++k) st[k] = next[k];",
+                f"            return st[{len(op.element_states) - 1}];", "        }"]
+    out += ["        else { (void)n; return quiet_nan(); }", "    }",
+            "    template <int V, class Grad>",
+            "    static inline void backward_at(Attributes const& a, float x, float const* st, float const* in, "
+            "float const* row,",
+            "                                   float g_spike, float* g_st, float& g_x, float* g_in, float* g_row, "
+            "float* g_attr,",
+            "                                   SurrogateSpec const& sg, Grad const& grad) {",
+            "        (void)g_in; (void)g_row; (void)g_attr; (void)sg; (void)grad;",
+            "        float n[kValues];"]
+    for index, (_, emitter) in enumerate(functions):
+        lines = _backward_lines(emitter.step, emitter, " " * 12)
+        lines = [line.replace("nsb::surrogate_grad(sg.id, sg.alpha, ", "grad(") for line in lines]
+        out += [f"        {'if' if index == 0 else 'else if'} constexpr (V == {index}) {{",
+                f"            values{index}(a, x, st, in, row, n);", *lines, "        }"]
+    out += ["        else { (void)n; g_x = quiet_nan(); }", "    }", "#endif  // NSB_CPU_KERNELS"]
+    return out
 
 
 def _variant_text(step: Step) -> str:
