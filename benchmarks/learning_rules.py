@@ -87,6 +87,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=1)
     parser.add_argument("--time-steps", type=int, default=784)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--rules", nargs="+", default=RULES, choices=RULES, help="the rules to measure")
     parser.add_argument("--backends", nargs="+", default=["torch", "auto"], help="neuron.backend values to compare")
     parser.add_argument("--one", nargs=3, metavar=("RULE", "MODEL", "BACKEND"), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -99,7 +100,7 @@ def main() -> None:
     torch.set_num_threads(torch.get_num_threads())
     rows = []
     for model_kind in MODELS:
-        for rule in RULES:
+        for rule in args.rules:
             if rule == "ottt" and model_kind == "rec":
                 continue  # OTTT is defined for feed-forward networks
             row = {}
