@@ -247,7 +247,7 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None,
     """Read ``path`` (or the built-in defaults), drop the ``unset`` keys, apply ``overrides``, check every key
     and type."""
     raw = read_toml(path) if path is not None else {}
-    raw = remove_keys(raw, unset or [], str(path) if path is not None else "the defaults")
+    raw = remove_keys(raw, unset or [], str(path) if path is not None else "the default config")
     raw = apply_overrides(raw, overrides or [])
     where = str(path) if path is not None else "defaults"
     if overrides:

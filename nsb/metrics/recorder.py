@@ -38,6 +38,13 @@ class Recorder:
             # traced_linear feeds the synapse its presynaptic trace, so the counts would be of the trace
             raise MetricError(f"layer(s) {', '.join(traced) or 'model'} use input_trace, which feeds the synapse a "
                               "trace instead of spikes; set input_trace = False before measuring (same outputs)")
+        if synapses:
+            from nsb.neurons.dense import DenseNeuron
+
+            inner = sorted({m.decl.name for m in model.modules() if isinstance(m, DenseNeuron)})
+            if inner:  # their weights multiply inside the neuron, where no connection hook sees them
+                raise MetricError(f"synaptic operations: {', '.join(inner)} layers multiply their weights inside the "
+                                  "neuron, which nsb does not count yet; the other metrics are measured")
         self.neurons = {k: m for k, m in self.activations.items() if isinstance(m, Neuron)}
         self.neurons.update({k: m for k, m in model.named_modules() if isinstance(m, ParallelNeuron)})
         self._want = (synapses, activations, membranes)
