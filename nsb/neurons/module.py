@@ -397,9 +397,6 @@ class Neuron(nn.Module):
                 return "the layer is being traced or compiled (the CPU kernels are a ctypes call)"
             if x.dtype != torch.float32:
                 return f"the dtype {x.dtype} has no CPU kernel (float32 only)"
-            problem = unavailable(quiet=self.backend == "cpu")
-            if problem:
-                return problem
         elif self.backend == "cpu":
             return "the input is on a CUDA device (backend 'cpu' runs the CPU kernels on CPU tensors)"
         if self.recurrent is not None and p.recurrent != "full":
@@ -415,6 +412,8 @@ class Neuron(nn.Module):
             return f"the surrogate '{self.surrogate.name}' has no kernel"
         if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
             return f"the dtype {x.dtype} has no kernel"
+        if not x.is_cuda:  # last: the first call builds the CPU kernels (cached on disk)
+            return unavailable(quiet=self.backend == "cpu")
         return None
 
     def forward_fused(self, x: Tensor, state: State) -> tuple[Tensor, State]:
