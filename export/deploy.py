@@ -93,6 +93,9 @@ class DeployModel(nn.Module):
                 self.layer_names.append(path)
                 self.layer_ops.append(child.name.upper())
                 self.parallel.append(twin)
+            elif callable(getattr(child, "frozen_for_export", None)):
+                # issue 17: a synapse with learned structure (DCLS's delays) exports as its fixed equivalent
+                setattr(module, name, child.frozen_for_export())
             elif isinstance(child, Neuron):
                 # issue 16: a dense-recurrence neuron (DH-LIF, LTC, GSN) brings its own twin (standard ops)
                 deploy = child.deploy_module() if hasattr(child, "deploy_module") else DeployNeuron(child)

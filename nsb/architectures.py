@@ -12,7 +12,10 @@ from __future__ import annotations
 BUILT_IN = ("classifier", "language", "conv")
 
 #: model.kind -> module; issue 17 adds the seed's architectures here, one line each
-ARCHITECTURES: dict[str, str] = {}
+ARCHITECTURES: dict[str, str] = {
+    "dcls": "nsb.models.dcls_net",  # LIF with DCLS learnable delays
+    "sdt": "nsb.models.sdt",  # the spike-driven transformer (T_in = 1 or 4)
+}
 
 
 def kinds() -> list[str]:

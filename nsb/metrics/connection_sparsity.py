@@ -15,11 +15,13 @@ import torch
 from torch import Tensor, nn
 
 from nsb.metrics.errors import MetricError
-from nsb.metrics.layers import CELLS, RECURRENT, connection_layers
+from nsb.metrics.layers import CELLS, RECURRENT, connection_layers, counts_itself
 from nsb.neurons.synapses import ZeroDiagonalRecurrent
 
 
 def weight_matrices(layer: nn.Module) -> list[Tensor]:
+    if counts_itself(layer):  # issue 17: DCLS's materialised kernel; SDSA's products have none
+        return layer.weight_matrices()
     if isinstance(layer, ZeroDiagonalRecurrent):
         return [layer.effective_weight()]
     if isinstance(layer, CELLS + RECURRENT):

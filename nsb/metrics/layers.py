@@ -26,14 +26,21 @@ CONNECTIONS = STATELESS + CELLS + RECURRENT + (ZeroDiagonalRecurrent,)
 ACTIVATIONS: tuple[type[nn.Module], ...] = (nn.ReLU, nn.Sigmoid, Neuron, SpikeTap)  # a parallel neuron's spikes
 
 
+def counts_itself(module: nn.Module) -> bool:
+    """A synapse nsb defines that counts its own operations (issue 17: DCLS's delayed convolution, the
+    spike-driven transformer's attention products): ``synaptic_ops(args) -> [(effective, dense, spiking)]``
+    per call and ``weight_matrices() -> [Tensor]``."""
+    return callable(getattr(module, "synaptic_ops", None))
+
+
 def _walk(model: nn.Module, kinds: tuple[type[nn.Module], ...]) -> dict[str, nn.Module]:
     found: dict[str, nn.Module] = {}
 
     def visit(name: str, module: nn.Module) -> None:
-        if isinstance(module, kinds):
+        if isinstance(module, kinds) or (kinds is CONNECTIONS and counts_itself(module)):
             found[name or type(module).__name__] = module
         # a connection layer's own children are part of it; a neuron may own a recurrent synapse
-        if isinstance(module, CONNECTIONS):
+        if isinstance(module, CONNECTIONS) or counts_itself(module):
             return
         for child_name, child in module.named_children():
             visit(f"{name}.{child_name}" if name else child_name, child)

@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 
 from nsb.metrics.errors import MetricError
-from nsb.metrics.layers import CELLS, RECURRENT, STATELESS
+from nsb.metrics.layers import CELLS, RECURRENT, STATELESS, counts_itself
 from nsb.neurons.synapses import ZeroDiagonalRecurrent
 
 Ops = tuple[float, float, bool]  # effective, dense, spiking
@@ -202,6 +202,8 @@ def _step(layer: nn.Module, x: Tensor, h: Tensor, c: Tensor | None, w_ih: Tensor
 def layer_ops(layer: nn.Module, args: tuple) -> list[Ops]:
     """``(effective, dense, spiking)`` for one call of a connection layer, one entry per step
     (a full recurrent layer yields one per step, layer and direction)."""
+    if counts_itself(layer):  # issue 17: DCLS's delayed convolution, SDSA's products (their own rules)
+        return layer.synaptic_ops(args)
     if isinstance(layer, STATELESS):
         return [(*_stateless(layer, args[0]), is_spiking(args[0]))]
     if isinstance(layer, ZeroDiagonalRecurrent):
