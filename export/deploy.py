@@ -36,6 +36,8 @@ class DeployNeuron(nn.Module):
         self.pre = copy.deepcopy(neuron.norm) if neuron.norm is not None else None
         self.neuron = neuron  # for its initial state only
         self.sink: list[Tensor] = []  # set by DeployModel for each call
+        # a neuron over an inner time axis (SpikingTCN) outputs its spikes as [T, B, ...] through this view
+        self.spike_view = getattr(neuron, "spike_view", None)
 
     def params(self) -> tuple[Tensor, ...]:
         return tuple(getattr(self, name) for name in self.spec.parameter_inputs)
@@ -48,7 +50,7 @@ class DeployNeuron(nn.Module):
         # every op state is a tensor of the input's dtype (the step index included)
         state = tuple(t.to(x.dtype) for t in state)
         spikes, final = self.run_op(x, state)
-        self.sink.append(spikes)
+        self.sink.append(spikes if self.spike_view is None else self.spike_view(spikes))
         return spikes, final
 
     def run_op(self, x: Tensor, state: tuple[Tensor, ...]) -> tuple[Tensor, tuple[Tensor, ...]]:
@@ -72,6 +74,7 @@ class DeployModel(nn.Module):
 
         super().__init__()
         self.model = copy.deepcopy(model).eval()
+        _freeze_parametrizations(self.model)
         # a task scored at every step (regression, language) keeps every step's output
         self.readout = "all" if task_kind(task).per_step else readout
         self.layer_names: list[str] = []
@@ -125,3 +128,14 @@ class DeployModel(nn.Module):
         for neuron in (*self.deploy_neurons, *self.parallel):
             neuron.sink = []
         return (reduce_time(out, self.readout), *spikes)
+
+
+def _freeze_parametrizations(model: nn.Module) -> None:
+    """Weight-normed layers (the TCNs') hold the weight they computed, so every runtime reads the same
+    float32 weight the trained model used instead of recomputing g·v/‖v‖ with its own rounding."""
+    from torch.nn.utils import parametrize
+
+    for module in list(model.modules()):
+        if parametrize.is_parametrized(module):
+            for name in list(module.parametrizations.keys()):
+                parametrize.remove_parametrizations(module, name, leave_parametrized=True)

@@ -15,6 +15,11 @@ BUILT_IN = ("classifier", "language", "conv")
 ARCHITECTURES: dict[str, str] = {
     "dcls": "nsb.models.dcls_net",  # LIF with DCLS learnable delays
     "sdt": "nsb.models.sdt",  # the spike-driven transformer (T_in = 1 or 4)
+    "tcn": "nsb.models.tcn",  # Bai et al.'s TCN (weight-normed dilated causal Conv1d, residuals)
+    "spiking_tcn": "nsb.models.spiking_tcn",  # the TCN with nsb neurons over an inner time axis T_in = 1
+    "gsn": "nsb.models.gsn_net",  # stacked GSN cells
+    "lstm": "nsb.models.reference_lstm",  # non-spiking reference (nn.LSTM)
+    "transformer": "nsb.models.reference_transformer",  # non-spiking reference (nn.TransformerEncoder)
 }
 
 

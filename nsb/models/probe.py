@@ -23,6 +23,10 @@ def _spike_hook(module: nn.Module, captured: list[Tensor]):
 
     if isinstance(module, ParallelNeuron):
         return module.tap.register_forward_hook(lambda _m, _i, out: captured.append(out))
+    # a neuron run over an inner time axis (SpikingTCN) gives its spikes as [T, B, ...] through its spike_view
+    view = getattr(module, "spike_view", None)
+    if view is not None:
+        return module.register_forward_hook(lambda _m, _i, out: captured.append(view(out[0])))
     return module.register_forward_hook(lambda _m, _i, out: captured.append(out[0]))
 
 
