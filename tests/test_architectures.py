@@ -5,6 +5,7 @@ Each engineer's tests are in their own clearly named block.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,216 @@ from nsb.errors import ConfigError
 from nsb.models.build import build_model
 
 ARCH_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "architectures"
+
+
+# --- DCLS delays and the spike-driven transformer -------------------------------------------------------------
+
+DCLS_SDT_BUDGETS = {"ptb": 5_000_000, "psmnist": 90_000, "ba": 40_000}
+DCLS_SDT_CELLS = [(row, column) for row in ("dcls", "sdt4", "sdt1") for column in ("ptb", "psmnist", "ba")]
+
+
+def _task(kind: str = "classification", inputs: int = 3, classes: int = 4, steps: int = 20) -> TaskData:
+    empty = torch.zeros(0)
+    return TaskData(kind, empty, empty, input_size=inputs, num_classes=classes, time_steps=steps)
+
+
+def _model(overrides: list[str], task: TaskData | None = None, seed: int = 0) -> torch.nn.Module:
+    torch.manual_seed(seed)
+    return build_model(load_config(None, overrides), task or _task())
+
+
+DCLS_SMALL = ['model.kind="dcls"', "model.hidden=[12, 8]", "arch.max_delay=7", 'model.norm="bn"',
+              "neuron.threshold=0.1"]
+SDT_SMALL = ['model.kind="sdt"', "arch.d_model=8", "arch.layers=2", "arch.heads=2", "arch.t_in=3",
+             "neuron.threshold=0.1"]
+
+
+@pytest.mark.parametrize("row, column", DCLS_SDT_CELLS)
+def test_dcls_sdt_configs_build_within_their_budget(row, column):
+    from nsb.reproduce.configs import parameters
+
+    path = ARCH_CONFIGS / f"{row}-{column}.toml"
+    raw = tomllib.loads(path.read_text())
+    cfg = load_config(path)
+    assert cfg.model.kind == ("dcls" if row == "dcls" else "sdt")
+    if row.startswith("sdt"):
+        assert cfg.arch["t_in"] == int(row[3:])
+    assert cfg.data.options.get("time_steps", 100) == {"dcls": 100}.get(row, 2400) or column != "ba"
+    count = parameters(raw, column)
+    budget = DCLS_SDT_BUDGETS[column]
+    assert 0.5 * budget <= count <= 1.3 * budget, f"{row}-{column}: {count:,} parameters for a ~{budget:,} budget"
+    assert f"{count:,}" in path.read_text(), f"{path.name}'s header should state its {count:,} parameters"
+
+
+def test_dcls_psmnist_is_the_seeds_network():
+    from nsb.models.dcls_net import DelayNet
+    from nsb.neurons import Neuron
+
+    cfg = load_config(ARCH_CONFIGS / "dcls-psmnist.toml")
+    model = build_model(cfg, _task(inputs=1, classes=10, steps=784))
+    assert isinstance(model, DelayNet)
+    convs = [d.conv for d in model.delays]
+    assert [(c.in_channels, c.out_channels) for c in convs] == [(1, 167), (167, 167), (167, 10)]
+    assert all(c.kernel_count == 1 and c.version == "gauss" and c.dilated_kernel_size == (100,) for c in convs)
+    assert [(d.left, d.right) for d in model.delays] == [(99, 49)] * 3
+    assert [n.decl.name for n in model.neurons if isinstance(n, Neuron)] == ["lif", "lif", "leaky"]
+
+
+def test_dcls_paddings_lengthen_the_sequence_and_every_tap_is_causal():
+    model = _model(DCLS_SMALL + ['model.readout="sum"']).eval()
+    x = (torch.rand(20, 3, 3) < 0.5).float()
+    out, _ = model(x)
+    assert out.shape == (20 + 3 * 3, 3, 4)  # each of the 3 layers adds ⌊(D − 1)/2⌋ = 3 steps
+    later = x.clone()
+    later[12:] = 1 - later[12:]
+    out2, _ = model(later)
+    assert torch.equal(out[:12], out2[:12]) and not torch.equal(out[12:], out2[12:])
+    aligned = _model(DCLS_SMALL + ['model.readout="all"']).eval()
+    assert aligned(x)[0].shape == (20, 3, 4)
+    assert torch.allclose(aligned(x)[0], out[:20], atol=1e-6)  # "all" is the first T of the padded run
+
+
+def test_dcls_stream_in_windows_is_one_pass():
+    model = _model(DCLS_SMALL + ['model.readout="all"']).eval()
+    x = (torch.rand(24, 2, 3) < 0.5).float()
+    whole, _ = model(x)
+    state, parts = None, []
+    for chunk in x.split([5, 2, 9, 8]):  # windows shorter than D − 1 too
+        out, state = model(chunk, state)
+        parts.append(out)
+    assert torch.allclose(torch.cat(parts), whole, atol=1e-6)
+
+
+def _trained_dcls(readout: str = "sum") -> torch.nn.Module:
+    model = _model(DCLS_SMALL + [f'model.readout="{readout}"'])
+    start = [d.conv.P.detach().clone() for d in model.delays]
+    opt = torch.optim.Adam(model.parameters(), lr=0.05)
+    x = (torch.rand(16, 8, 3) < 0.5).float()
+    y = torch.randint(0, 4, (8,))
+    for _ in range(5):
+        opt.zero_grad()
+        out, _ = model(x)
+        torch.nn.functional.cross_entropy(out.sum(0), y).backward()
+        opt.step()
+    assert all(not torch.equal(s, d.conv.P) for s, d in zip(start, model.delays)), "the delays must have learned"
+    return model.eval()
+
+
+def test_dcls_frozen_delays_equal_the_trained_model():
+    import copy
+
+    from nsb.export.deploy import DeployModel
+
+    model = _trained_dcls()
+    frozen = copy.deepcopy(model)
+    for i, d in enumerate(frozen.delays):
+        frozen.delays[i] = d.frozen_for_export()
+        conv = frozen.delays[i].conv
+        assert type(conv) is torch.nn.Conv1d and conv.kernel_size == (7,) and conv.dilation == (1,)
+        assert torch.equal(conv.weight, model.delays[i].kernel())
+    x = (torch.rand(30, 4, 3) < 0.5).float()
+    with torch.no_grad():
+        expected, _ = model(x)
+        got, _ = frozen(x)
+        assert torch.allclose(got, expected, atol=1e-6, rtol=0)
+        deploy = DeployModel(model, "classification", "sum")
+        assert not any(type(m).__name__ == "Dcls1d" for m in deploy.modules())
+        assert torch.allclose(deploy(x)[0], expected.sum(0), atol=1e-5, rtol=0)
+
+
+def test_dcls_and_sdt_refuse_bad_options_in_one_line():
+    cases = [
+        (DCLS_SMALL + ["arch.max_delay=1"], "max_delay"),
+        (DCLS_SMALL + ["model.recurrent=true"], "feed-forward"),
+        (SDT_SMALL + ["arch.heads=3"], "multiple"),
+        (SDT_SMALL + ["arch.depth=3"], "arch.depth"),
+        (SDT_SMALL + ["model.recurrent=true"], "recurrent"),
+    ]
+    for overrides, needle in cases:
+        with pytest.raises(ConfigError) as err:
+            _model(overrides)
+        assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_sdt_attention_products_are_the_seeds():
+    from nsb.models.sdt import SpikeAttention
+
+    q, k, v = ((torch.rand(6, 10, 4) < 0.4).float() for _ in range(3))
+    plain = SpikeAttention(False, 0.125)(q, k, v)
+    assert torch.allclose(plain, (q @ k.transpose(1, 2) @ v) * 0.125)
+    causal = SpikeAttention(True, 0.125)(q, k, v)
+    loop = torch.stack([torch.stack([(q[n, t] @ k[n, :t + 1].T) @ v[n, :t + 1] for t in range(10)])
+                        for n in range(6)]) * 0.125
+    assert torch.allclose(causal, loop)
+
+
+def test_sdt_runs_its_neurons_over_t_in_and_averages_it():
+    from nsb.models.probe import recorded_spikes
+
+    model = _model(SDT_SMALL).eval()
+    x = torch.rand(11, 2, 3)
+    with recorded_spikes(model) as spikes:
+        out, state = model(x)
+    assert out.shape == (11, 2, 4) and state == []
+    assert all(s.shape[:2] == (3, 2 * 11) for s in spikes)  # [T_in, B·T, N], sample-major rows
+    assert len(spikes) == 2 * 7 and any(s.sum() > 0 for s in spikes)
+    one = _model([*SDT_SMALL[:-2], "arch.t_in=1", "neuron.threshold=0.1"]).eval()
+    with recorded_spikes(one) as spikes:
+        one(x)
+    assert all(s.shape[0] == 1 for s in spikes)
+
+
+def test_sdt_language_model_is_causal_and_ties_its_embedding():
+    task = _task("language", inputs=50, classes=50, steps=9)
+    model = _model(SDT_SMALL + ['model.readout="all"', "model.embedding_dim=8"], task).eval()
+    assert model.head.weight is model.embedding.weight
+    tokens = torch.randint(0, 50, (9, 2))
+    out, _ = model(tokens)
+    changed = tokens.clone()
+    changed[5:] = (changed[5:] + 1) % 50
+    out2, _ = model(changed)
+    assert out.shape == (9, 2, 50)
+    assert torch.allclose(out[:5], out2[:5], atol=1e-6) and not torch.allclose(out[5:], out2[5:])
+
+
+def test_sdsa_synaptic_operations_count_spike_products():
+    from nsb.metrics.ops import layer_ops
+    from nsb.models.sdt import SpikeAttention
+
+    q = torch.tensor([[[1.0, 0], [1, 1], [0, 0]]])  # n 1, T 3, h 2
+    k = torch.tensor([[[1.0, 1], [0, 1], [1, 0]]])
+    v = torch.tensor([[[0.0, 1], [1, 1], [1, 0]]])
+    # kᵀv: term (t, i, j) counts when k_ti = v_tj = 1: t0 2·1, t1 1·2, t2 1·1 → 5
+    # kv = [[1, 1], [1, 2]] has 4 non-zeros; q·kv: q rows have 1, 2, 0 ones, each times 2 non-zero entries → 6
+    plain = layer_ops(SpikeAttention(False, 0.125), (q, k, v))
+    assert plain == [(5.0, 12.0, True), (6.0, 12.0, True)]
+    # causal: q·kᵀ on s ≤ t: t0 s0 1; t1 s0 2, s1 1; t2 none → 4 terms, S = [[1,·,·],[2,1,·],[0,0,0]]
+    # S·v: row t0 reads v_0 (1 one), t1 reads v_0 and v_1 (1 + 2) → 4; dense h·6 pairs = 12 each
+    causal = layer_ops(SpikeAttention(True, 0.125), (q, k, v))
+    assert causal == [(4.0, 12.0, True), (4.0, 12.0, True)]
+    assert layer_ops(SpikeAttention(False, 0.125), (q * 0.5, k, v))[0][2] is False
+
+
+def test_dcls_synaptic_operations_are_the_frozen_convolution():
+    from nsb.metrics import measure
+    from nsb.metrics.ops import layer_ops
+
+    model = _trained_dcls("sum")
+    delay = model.delays[1]
+    x = (torch.rand(10, 2, 12) < 0.3).float()
+    (effective, dense, spiking), = layer_ops(delay, (x,))
+    w = (delay.kernel() != 0).double()
+    xp = torch.nn.functional.pad((x != 0).double().permute(1, 2, 0), (6, 3))
+    assert effective == float(torch.nn.functional.conv1d(xp, w).sum()) and spiking
+    # dense: every (tap, output) pair reading a real input step, the padding's taps excluded: input step t is read
+    # by the 7 taps at outputs t … t + 6 of the 13 (steps 7, 8, 9 by 6, 5, 4), per sample, input and output channel
+    assert dense == 2 * 12 * 8 * (7 * 7 + 6 + 5 + 4)
+    frozen = delay.frozen_for_export()
+    assert layer_ops(frozen, (x,)) == [(effective, dense, True)]
+    # the whole model: three delayed convolutions, each counted once per call; no Dcls1d is invisible
+    res = measure(model, [((torch.rand(10, 2, 3) < 0.5).float(), torch.zeros(2, dtype=torch.long))],
+                  ["synaptic_operations", "connection_sparsity"], forward=lambda m, x: m(x)[0].sum(0).argmax(-1))
+    assert res["synaptic_operations"]["dense"] > 0 and res["synaptic_operations"]["effective_acs"] > 0
 
 
 # --- TCN, SpikingTCN, GSN, and the LSTM and Transformer references ---------------------------------------------
