@@ -130,3 +130,18 @@ KINDS.update({
                                                   "train.epochs=1", "train.batch_size=4", 'model.neuron="ltc"',
                                                   "neuron={threshold = 0.05, b0 = 0.5}"], 4),
 })
+
+
+# issue 16: elementwise zoo (TCLIF, LM-H, CELIF, ASGL-LIF, CLIF): each an nsb op from its declaration, with its plugin
+KINDS.update({
+    "TCLIF": (None, SMALL + ['model.neuron="tclif"'], 40),
+    "TCLIF recurrent": (None, SMALL + ['model.neuron="tclif"', "model.recurrent=[true, false]"], 40),
+    "LM-H": (None, SMALL + ['model.neuron="lmh"'], 40),
+    "LM-H recurrent": (None, SMALL + ['model.neuron="lmh"', "model.recurrent=[true, false]"], 40),
+    "CELIF": (None, SMALL + ['model.neuron="celif"', "neuron.threshold=0.3"], 40),
+    "CELIF recurrent": (None, SMALL + ['model.neuron="celif"', "neuron.threshold=0.3", "model.recurrent=[true, false]"],
+                        40),
+    "ASGL-LIF": (None, SMALL + ['model.neuron="asgl_lif"', 'surrogate.name="asgl"', "neuron.decay=0.9"], 40),
+    "CLIF": (None, SMALL + ['model.neuron="clif"'], 40),
+    "CLIF recurrent": (None, SMALL + ['model.neuron="clif"', "model.recurrent=[true, false]"], 40),
+})

@@ -206,3 +206,84 @@ def test_leaky_readout_is_the_seeds_non_spiking_lif():
 def test_leaky_readout_is_never_recurrent():
     with pytest.raises(ConfigError, match="never recurrent"):
         build_neuron("leaky", N, recurrent=True)
+
+
+@pytest.mark.parametrize("surrogate,recurrent", CASES)
+def test_clif_is_the_seeds_clif(surrogate, recurrent):
+    """CLIF._serial_process as it runs: its ``torch.sigmoid_(m)`` in the reset replaces m by σ(m) in
+    place, so the next step starts from σ(m) (the reference's §1.2 line leaves the in-place out)."""
+    torch.manual_seed(1)
+    theta, gamma, rest = 0.5, 0.5, 0.1
+    m = build_neuron("clif", N, threshold=theta, v_rest=rest, surrogate=surrogate, recurrent=recurrent,
+                     backend="torch")
+
+    def step(xt, st):
+        st["u"] = gamma * st["u"] + xt
+        y = seed_spike(st["u"], theta, surrogate, 1.0)
+        st["m"] = st["m"] * torch.sigmoid_((1.0 - gamma) * st["u"]) + y
+        st["u"] = st["u"] - y * (theta + torch.sigmoid_(st["m"]))
+        return y
+
+    state = {"u": torch.full((B, N), rest), "y": torch.zeros(B, N), "m": torch.zeros(B, N)}
+    compare(m, step, state, drive(seed=27, scale=0.8), final=("u", "u"))
+
+
+def test_clif_gamma_is_fixed_and_m_starts_at_zero():
+    m = build_neuron("clif", N)
+    assert m.export_op().attributes["gamma"] == 0.5 and m.options.threshold == 0.3
+    with pytest.raises(ConfigError, match="has no option 'decay'"):
+        build_neuron("clif", N, decay=0.9)
+    u, mm, s = m.initial_state(torch.zeros(B, N))
+    assert not u.any() and not mm.any() and not s.any()
+
+
+class _EndsInLeaky(nn.Module):
+    """Linear → LIF → Linear → leaky readout (the seed's DCLS network's shape): the output is the
+    readout's membrane at every step."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(3)
+        self.fc1, self.fc2 = nn.Linear(3, 12), nn.Linear(12, 4)
+        self.lif = build_neuron("lif", 12, decay=0.8, threshold=0.3)
+        self.readout = build_neuron("leaky", 4, decay=0.6, v_rest=0.1)
+
+    def forward(self, x, state=None):
+        s, _ = self.lif(self.fc1(x))
+        v, _ = self.readout(self.fc2(s))
+        return v, []
+
+
+def test_a_model_ending_in_the_leaky_readout_deploys_on_every_cpu_runtime():
+    """The readout's membrane through its LI op: TorchScript kernel, torch.export, onnxruntime on the nsb
+    functions and on the standard ops, and OpenVINO all give the PyTorch layer's output."""
+    import numpy as np
+    import onnxruntime as ort
+    import openvino as ov
+
+    from nsb.export.deploy import DeployModel
+    from nsb.export.onnx_export import export_onnx, inline_functions
+    from nsb.export.pt2_export import export_program
+
+    model = _EndsInLeaky().eval()
+    x = torch.rand(30, 5, 3, generator=torch.Generator().manual_seed(4)) * 1.5
+    with torch.no_grad():
+        want, _ = model(x)
+        deploy = DeployModel(model, "regression", "all")
+        got = deploy(x)
+    assert torch.equal(got[0], want) and 0.05 < float(got[1].mean()) < 0.95  # the LIF layer spikes
+    assert deploy.deploy_neurons[1].spec.name == "LI"
+    outputs = {"TorchScript kernel": got[0].numpy()}
+    outputs["torch.export"] = export_program(deploy, x).module()(x)[0].detach().numpy()
+    custom = export_onnx(deploy, x)
+    assert [n.op_type for n in custom.graph.node if n.domain == "nsb"] == ["LIF", "LI"]
+    std = inline_functions(custom)
+    for name, proto in (("onnxruntime (nsb functions)", custom), ("onnxruntime (std)", std)):
+        session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
+        outputs[name] = session.run(None, {"input": x.numpy()})[0]
+    core = ov.Core()
+    compiled = core.compile_model(core.read_model(std.SerializeToString(), b""), "CPU",
+                                  {"INFERENCE_PRECISION_HINT": "f32"})
+    outputs["OpenVINO"] = compiled({0: x.numpy()})[compiled.output(0)]
+    for name, out in outputs.items():
+        np.testing.assert_allclose(out, want.numpy(), rtol=1e-6, atol=1e-6, err_msg=name)

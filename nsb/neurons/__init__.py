@@ -33,6 +33,7 @@ NEURON_FILES = (
     "celif",
     "asgl_lif",
     "leaky",
+    "clif",
 )
 
 #: issue 16: the parallel neurons (whole-sequence convolutions/FFTs, no op; ``nsb/neurons/parallel.py``),
