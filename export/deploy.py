@@ -83,7 +83,8 @@ class DeployModel(nn.Module):
         self.layer_ops: list[str] = []  # per layer: its nsb op, or a parallel neuron's name (standard ops)
         self._swap(self.model, "")
         if not self.layer_names:
-            raise NsbError("the model has no spiking neurons to export")
+            raise NsbError(f"the model has no spiking neurons to export: its operations ({_operations(self.model)}) are "
+                           "not spiking layers, which an nsb bundle holds; measure it with nsb metrics instead")
         for p in self.model.parameters():
             p.requires_grad_(False)
 
@@ -139,3 +140,22 @@ def _freeze_parametrizations(model: nn.Module) -> None:
         if parametrize.is_parametrized(module):
             for name in list(module.parametrizations.keys()):
                 parametrize.remove_parametrizations(module, name, leave_parametrized=True)
+
+
+def _operations(model: nn.Module) -> str:
+    """The kinds of layer a model computes with (its leaf modules' classes, in order, each once; an attention
+    block as one): what a non-spiking model (the TCN, the LSTM and Transformer references) is made of."""
+    names: list[str] = []
+
+    def visit(module: nn.Module) -> None:
+        children = list(module.children())
+        if isinstance(module, nn.MultiheadAttention) or not children:
+            name = type(module).__name__
+            if not isinstance(module, (nn.Dropout, nn.Identity)) and name not in names:
+                names.append(name)
+            return
+        for child in children:
+            visit(child)
+
+    visit(model)
+    return ", ".join(names) or "none"

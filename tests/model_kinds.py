@@ -145,3 +145,15 @@ KINDS.update({
     "CLIF": (None, SMALL + ['model.neuron="clif"'], 40),
     "CLIF recurrent": (None, SMALL + ['model.neuron="clif"', "model.recurrent=[true, false]"], 40),
 })
+
+
+# issue 17: TCN, GSN, references — the SpikingTCN (nsb LIF ops over an inner time axis T_in = 1, their spikes
+# [T, B, C]) and the stacked GSN network; the TCN, LSTM and Transformer have no spiking layer, so nsb export
+# refuses them in one line (tests/test_architectures.py)
+_ISSUE17_BA = ["data.time_steps=25", "data.train_size=200", "data.test_size=40", "train.batch_size=32",
+               "train.epochs=1"]
+KINDS.update({
+    "SpikingTCN": ("architectures/spiking_tcn-ba.toml", _ISSUE17_BA + ["arch.channels=[6, 8]", "arch.kernel_size=3",
+                                                                      "neuron.threshold=0.02"], 40),
+    "GSN network": ("architectures/gsn-ba.toml", _ISSUE17_BA + ["model.hidden=[16, 16]", "neuron.threshold=0.1"], 40),
+})

@@ -409,3 +409,86 @@ def test_tcn_gsn_references_more_bad_options_one_line(name, overrides, column, m
     with pytest.raises(ConfigError, match=match) as err:
         build_model(load_config(ARCH_CONFIGS / name, overrides), _tgr_task(column, 20, vocab=50))
     assert "\n" not in str(err.value)
+
+
+def test_tcn_gsn_references_causal_conv_synaptic_operations():
+    """Dense = every tap that reads a sequence step (the causal left padding excluded), effective = the taps with a
+    non-zero weight and a non-zero input, both against a loop over outputs and taps; spikes into a conv are ACs."""
+    from nsb.metrics.ops import layer_ops
+    from nsb.models.tcn import CausalConv1d
+
+    torch.manual_seed(0)
+    conv = CausalConv1d(3, 4, kernel_size=3, dilation=2)
+    with torch.no_grad():
+        conv.weight[0, 1] = 0.0  # pruned taps never count
+    x = (torch.rand(2, 3, 11) < 0.4).float()
+    dense = effective = 0
+    for b in range(2):
+        for o in range(4):
+            for t in range(11):
+                for c in range(3):
+                    for j in range(3):
+                        src = t - j * 2  # tap j of output t reads step t − j·d (kernel flipped as Conv1d's)
+                        if src >= 0:
+                            dense += 1
+                            effective += int(conv.weight[o, c, 2 - j] != 0 and x[b, c, src] != 0)
+    [(eff, den, spiking)] = layer_ops(conv, (x,))
+    assert (eff, den, spiking) == (effective, dense, True)
+    [(_, _, spiking)] = layer_ops(conv, (torch.rand(2, 3, 11),))
+    assert not spiking
+
+
+def test_tcn_gsn_references_synaptic_operations_of_every_model():
+    """Each model's NeuroBench synaptic operations: the TCNs count each Conv1d (weight-normed and 1×1), the
+    SpikingTCN's convs after the first read spikes (ACs), the GSN cells are refused loudly (their products run
+    inside the neuron), the LSTM counts every step, the Transformer its attention products."""
+    from nsb.metrics.errors import MetricError
+    from nsb.metrics.recorder import Recorder
+
+    x = torch.rand(20, 3, 2)
+    seen = {}
+    for row in ("tcn", "spiking_tcn", "lstm", "transformer"):
+        model = _tgr_small(row, "ba", ["arch.causal=true"] if row == "transformer" else [])
+        with Recorder(model, synapses=True, activations=True, membranes=False) as rec, torch.no_grad():
+            model(x)
+        seen[row] = rec.ops
+    convs = {"tcn.blocks.0.conv1", "tcn.blocks.0.conv2", "tcn.blocks.0.downsample", "tcn.blocks.1.conv1",
+             "tcn.blocks.1.conv2", "tcn.blocks.2.conv1", "tcn.blocks.2.conv2", "tcn.blocks.2.downsample"}
+    for row in ("tcn", "spiking_tcn"):
+        assert {name for name, *_ in seen[row]} == convs | {"readout"}
+        dense = {name: d for name, _, d, _ in seen[row]}
+        # block 0's conv1: B·C_out·C_in·Σ_t min(k, t + 1) = 3·6·2·57, the padding never counted
+        assert dense["tcn.blocks.0.conv1"] == 3 * 6 * 2 * 57
+        assert dense["tcn.blocks.0.downsample"] == 3 * 6 * 2 * 20
+    spiking = {name: s for name, _, _, s in seen["spiking_tcn"]}
+    assert not spiking["tcn.blocks.0.conv1"] and all(spiking[n] for n in convs - {"tcn.blocks.0.conv1",
+                                                                                   "tcn.blocks.0.downsample"})
+    assert sum(1 for name, *_ in seen["lstm"] if name == "lstm.layers.0") == 20  # one count per step
+    attention = [(e, d) for name, e, d, _ in seen["transformer"] if name.endswith("layers.0.self_attn")]
+    pairs = 20 * 21 // 2  # causal: step t attends to t + 1 steps
+    assert [d for _, d in attention] == [3 * 20 * 3 * 64, 3 * 2 * pairs * 4, 3 * 2 * pairs * 4, 20 * 3 * 64]
+    assert all(e <= d for e, d in attention)
+    gsn = _tgr_small("gsn", "ba")
+    with pytest.raises(MetricError):
+        with Recorder(gsn, synapses=True, activations=False, membranes=False), torch.no_grad():
+            gsn(x)
+
+
+@pytest.mark.parametrize("row,operation", [("tcn", "CausalConv1d, ReLU"), ("lstm", "LSTM"),
+                                           ("transformer", "MultiheadAttention")])
+def test_tcn_gsn_references_non_spiking_export_refused_in_one_line(tmp_path, row, operation):
+    """The TCN and the references have no spiking layer: nsb export refuses them in one line naming their
+    operations (the SpikingTCN and the GSN network export: tests/model_kinds.py, the conformance matrix)."""
+    from nsb.errors import NsbError
+    from nsb.export.run import export_run
+    from nsb.train import Trainer
+
+    sets = {"tcn": ["arch.channels=[4, 4]", "arch.kernel_size=2"], "lstm": ["model.hidden=[8]"],
+            "transformer": ["arch.d_model=8", "arch.feedforward=8", "arch.layers=1"]}[row]
+    cfg = load_config(ARCH_CONFIGS / f"{row}-ba.toml", sets + [
+        "data.time_steps=12", "data.train_size=40", "data.test_size=20", "train.batch_size=20", "train.epochs=1",
+        f'out_dir="{tmp_path}"', 'name="run"'])
+    Trainer(cfg, progress=False).fit()
+    with pytest.raises(NsbError, match=f"no spiking neurons to export: its operations \\(.*{operation}") as err:
+        export_run(tmp_path / "run", tmp_path / "bundle", ("onnx",), samples=8)
+    assert "\n" not in str(err.value)

@@ -52,11 +52,73 @@ def causal_mask(steps: int, device=None) -> Tensor:
     return torch.triu(torch.full((steps, steps), float("-inf"), device=device), diagonal=1)
 
 
+class MultiheadAttention(nn.MultiheadAttention):
+    """PyTorch's multi-head attention, which also counts its synaptic operations (NeuroBench's metric,
+    :func:`nsb.metrics.layers.counts_itself`): its products are functional calls no hook sees. Per call
+    on ``x [T, B, d]`` with H heads of width d_h = d/H, every product a MAC (real-valued operands)::
+
+        in-projection   3·T·B·d·d     (Q, K, V; effective: non-zero inputs × non-zero weights)
+        Q·Kᵀ            B·H·P·d_h     P = T² pairs, T(T+1)/2 under the causal mask (masked pairs never count)
+        A·V             B·H·P·d_h     (effective: non-zero q·k, resp. a·v, operand pairs)
+        out-projection  T·B·d·d
+    """
+
+    causal = False  # set by the encoder
+
+    def weight_matrices(self) -> list[Tensor]:
+        return [self.in_proj_weight, self.out_proj.weight]
+
+    def synaptic_ops(self, args: tuple) -> list[tuple[float, float, bool]]:
+        from nsb.metrics.ops import is_spiking, nz
+
+        x = args[0].detach()
+        steps, batch, d = x.shape
+        h, dh = self.num_heads, self.head_dim
+        w_in, b_in = self.in_proj_weight.detach(), self.in_proj_bias.detach()
+        xb = nz(x)
+        ops = [(float((xb @ nz(w_in).T).sum()), float(3 * steps * batch * d * d), is_spiking(x))]
+        q, k, v = torch.nn.functional.linear(x, w_in, b_in).chunk(3, dim=-1)
+
+        def heads(t: Tensor) -> Tensor:  # [T, B, d] -> [B, H, T, d_h]
+            return t.reshape(steps, batch, h, dh).permute(1, 2, 0, 3)
+
+        q, k, v = heads(q), heads(k), heads(v)
+        keep = torch.ones(steps, steps, dtype=torch.float64, device=x.device)
+        if self.causal:
+            keep = torch.tril(keep)
+        pairs = float(keep.sum())
+        qk = (nz(q) @ nz(k).transpose(-1, -2)) * keep
+        scores = (q @ k.transpose(-1, -2)) / dh ** 0.5
+        scores = scores.masked_fill(keep == 0, float("-inf"))
+        a = torch.softmax(scores, dim=-1)
+        av = nz(a) @ nz(v)
+        ops.append((float(qk.sum()), float(batch * h * pairs * dh), False))
+        ops.append((float(av.sum()), float(batch * h * pairs * dh), False))
+        out = (a @ v).permute(2, 0, 1, 3).reshape(steps, batch, d)
+        ops.append((float((nz(out) @ nz(self.out_proj.weight.detach()).T).sum()), float(steps * batch * d * d),
+                    is_spiking(out)))
+        return ops
+
+
+class EncoderLayer(nn.TransformerEncoderLayer):
+    """``nn.TransformerEncoderLayer`` (post-LN, ReLU) always on its module path, never the fused fast path,
+    so every Linear, the attention and the ReLU (a module) are called as modules (and measured)."""
+
+    def __init__(self, o: Options) -> None:
+        super().__init__(o.d_model, o.heads, o.feedforward, o.dropout, activation=nn.ReLU())  # [T, B, d]
+        self.self_attn = MultiheadAttention(o.d_model, o.heads, dropout=o.dropout)
+        self.self_attn.causal = o.causal
+
+    def forward(self, src: Tensor, src_mask: Tensor | None = None, src_key_padding_mask: Tensor | None = None,
+                is_causal: bool = False) -> Tensor:
+        x = self.norm1(src + self._sa_block(src, src_mask, src_key_padding_mask, is_causal=is_causal))
+        return self.norm2(x + self._ff_block(x))
+
+
 class Encoder(nn.Module):
     def __init__(self, o: Options) -> None:
         super().__init__()
-        layer = nn.TransformerEncoderLayer(o.d_model, o.heads, o.feedforward, o.dropout)  # [T, B, d], post-LN
-        self.encoder = nn.TransformerEncoder(layer, o.layers, enable_nested_tensor=False)
+        self.encoder = nn.TransformerEncoder(EncoderLayer(o), o.layers, enable_nested_tensor=False)
         self.causal = o.causal
         self.d_model = o.d_model
 

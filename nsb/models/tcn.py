@@ -28,6 +28,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils.parametrizations import weight_norm
@@ -54,6 +55,25 @@ class CausalConv1d(nn.Conv1d):
 
     def forward(self, x: Tensor) -> Tensor:
         return super().forward(F.pad(x, (self.causal_padding, 0)))
+
+    # NeuroBench's synaptic operations (nsb.metrics.layers.counts_itself): the MACs of this convolution as it
+    # runs, the left padding's taps excluded as a Conv1d's own padding taps are
+    def weight_matrices(self) -> list[Tensor]:
+        return [self.weight]
+
+    def synaptic_ops(self, args: tuple) -> list[tuple[float, float, bool]]:
+        """effective = Σ_outputs |{taps: W ≠ 0 ∧ x ≠ 0}| (non-zero inputs only: spikes count where they are
+        1), dense = Σ_outputs |{taps that read an input step}| = B·C_out·C_in·Σ_t min(k, ⌊t/d⌋ + 1) (every
+        weight, so one output at step t with all k taps inside the sequence is C_in·k MACs)."""
+        from nsb.metrics.ops import is_spiking, nz
+
+        x = args[0].detach()
+        w = nz(self.weight.detach())
+        pad = (self.causal_padding, 0)
+        effective = float(F.conv1d(F.pad(nz(x), pad), w, None, 1, 0, self.dilation).sum())
+        ones = torch.ones_like(x, dtype=torch.float64)
+        dense = float(F.conv1d(F.pad(ones, pad), torch.ones_like(w), None, 1, 0, self.dilation).sum())
+        return [(effective, dense, is_spiking(x))]
 
 
 def conv(in_channels: int, out_channels: int, kernel_size: int, dilation: int) -> nn.Module:
