@@ -157,3 +157,21 @@ KINDS.update({
                                                                       "neuron.threshold=0.02"], 40),
     "GSN network": ("architectures/gsn-ba.toml", _ISSUE17_BA + ["model.hidden=[16, 16]", "neuron.threshold=0.1"], 40),
 })
+
+
+# issue 17: DCLS, spike-driven transformer — DCLS's learned delays exported as the fixed dilated Conv1d (BN and the
+# non-spiking leaky readout after; the sum readout's lengthened sequence, the language model's carried context);
+# the SDT's LIF ops over the inner T_in axis, SDSA unmasked (T_in = 2) and causal (the language model, T_in = 1)
+_DCLS_SDT_PTB = ["data.time_steps=12", "train.epochs=1", "train.batch_size=4", "model.recurrent=false"]
+KINDS.update({
+    "DCLS delays": (None, SMALL + ['model.kind="dcls"', "arch.max_delay=5", 'model.norm="bn"', 'model.readout="sum"',
+                                   "neuron.threshold=0.05"], 16),
+    "DCLS language model (PTB)": ("ptb_rec.toml", _DCLS_SDT_PTB + ['model.kind="dcls"', "arch.max_delay=4",
+                                                                   "model.embedding_dim=16", "model.hidden=[16, 16]",
+                                                                   'model.norm="bn"', "model.dropout=0.0",
+                                                                   "neuron.threshold=0.05"], 4),
+    "spike-driven transformer": (None, SMALL + ['model.kind="sdt"', "arch.d_model=8", "arch.t_in=2",
+                                                "neuron.threshold=0.3"], 16),
+    "spike-driven transformer language model (PTB)": ("ptb_rec.toml", _DCLS_SDT_PTB + [
+        'model.kind="sdt"', "arch.d_model=8", "arch.t_in=1", "model.embedding_dim=8", "neuron.threshold=0.05"], 4),
+})

@@ -81,6 +81,11 @@ def test_dcls_paddings_lengthen_the_sequence_and_every_tap_is_causal():
     later[12:] = 1 - later[12:]
     out2, _ = model(later)
     assert torch.equal(out[:12], out2[:12]) and not torch.equal(out[12:], out2[12:])
+    from nsb.models.probe import recorded_spikes
+
+    with recorded_spikes(model) as spikes:
+        model(x)
+    assert [s.shape for s in spikes] == [(20, 3, 12), (20, 3, 8), (20, 3, 4)]  # each layer's first T steps recorded
     aligned = _model(DCLS_SMALL + ['model.readout="all"']).eval()
     assert aligned(x)[0].shape == (20, 3, 4)
     assert torch.allclose(aligned(x)[0], out[:20], atol=1e-6)  # "all" is the first T of the padded run
@@ -141,6 +146,7 @@ def test_dcls_and_sdt_refuse_bad_options_in_one_line():
         (SDT_SMALL + ["arch.heads=3"], "multiple"),
         (SDT_SMALL + ["arch.depth=3"], "arch.depth"),
         (SDT_SMALL + ["model.recurrent=true"], "recurrent"),
+        (SDT_SMALL + ['model.neuron="alif"', "neuron={threshold = 0.3}"], "scalar parameters"),
     ]
     for overrides, needle in cases:
         with pytest.raises(ConfigError) as err:
@@ -168,12 +174,12 @@ def test_sdt_runs_its_neurons_over_t_in_and_averages_it():
     with recorded_spikes(model) as spikes:
         out, state = model(x)
     assert out.shape == (11, 2, 4) and state == []
-    assert all(s.shape[:2] == (3, 2 * 11) for s in spikes)  # [T_in, B·T, N], sample-major rows
+    assert all(s.shape[:3] == (11, 2, 3) for s in spikes)  # recorded as [T, B, T_in, N]
     assert len(spikes) == 2 * 7 and any(s.sum() > 0 for s in spikes)
     one = _model([*SDT_SMALL[:-2], "arch.t_in=1", "neuron.threshold=0.1"]).eval()
     with recorded_spikes(one) as spikes:
         one(x)
-    assert all(s.shape[0] == 1 for s in spikes)
+    assert all(s.shape[2] == 1 for s in spikes)
 
 
 def test_sdt_language_model_is_causal_and_ties_its_embedding():

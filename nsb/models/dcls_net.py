@@ -121,6 +121,17 @@ class DelayedConv(nn.Module):
         return [(effective, dense, is_spiking(x))]
 
 
+class FirstSteps:
+    """A lengthened layer's spikes ``[T + extra, B, N]`` as the probes and the bundle record them: the first T
+    steps, aligned with the input (the trailing steps reach the task's output through the readout)."""
+
+    def __init__(self, extra: int) -> None:
+        self.extra = extra
+
+    def __call__(self, spikes: Tensor) -> Tensor:
+        return spikes[: spikes.shape[0] - self.extra]
+
+
 class DelayNet(nn.Module):
     def __init__(self, input_size: int, hidden: list[int], output_size: int, max_delay: int, make_neuron: Any,
                  make_norm: Any, readout_neuron: nn.Module, right_padding: bool, vocab: int | None = None,
@@ -136,6 +147,10 @@ class DelayNet(nn.Module):
                                     for i in range(len(sizes) - 1))
         self.norms = nn.ModuleList(make_norm(h, i) for i, h in enumerate(hidden))
         self.neurons = nn.ModuleList([*(make_neuron(h, False) for h in hidden), readout_neuron])
+        pad = self.delays[0].right
+        if pad:  # layer i runs over T + (i + 1)·pad steps; the probes and the bundle record its first T
+            for i, neuron in enumerate(self.neurons):
+                neuron.spike_view = FirstSteps((i + 1) * pad)  # read by nsb.models.probe and nsb.export.deploy
 
     def forward(self, x: Tensor, state: list | None = None, t0: int = 0) -> tuple[Tensor, list]:
         if self.embedding is not None:

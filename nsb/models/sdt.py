@@ -11,8 +11,11 @@ positional encoding over the T tokens → repeated ``arch.t_in`` times along a n
     x = LayerNorm(x + W_2·LIF_2(W_1·LIF_1(x)))                                    spiking MLP, W_1: d → 4d
 
 → Linear head, averaged over the inner axis → per-token outputs ``[T, B, C]`` (the trainer reduces them
-over the tokens as ``model.readout`` says). Every neuron runs over the inner axis ``[T_in, B·T, N]`` (the
-sequence itself is the attention's token axis), so with T_in = 1 each neuron fires on one step. The
+over the tokens as ``model.readout`` says). Every neuron runs over the inner axis: its input is
+``[T_in, T, B, N]`` (the sequence itself is the attention's token axis, where a neuron's batch would be), so
+with T_in = 1 each neuron fires on one step; only neurons with scalar parameters fit (LIF, IF, PLIF), as in
+the conv SNN. A neuron's ``spike_view`` hands the probes and the deploy twin its spikes as
+``[T, B, T_in, N]``. The
 products of SDSA are :class:`SpikeAttention` calls, which the NeuroBench synaptic operations count
 (``docs/architectures.md``). No state is carried between windows: attention sees one window.
 """
@@ -27,6 +30,8 @@ import torch
 from torch import Tensor, nn
 
 from nsb.errors import ConfigError
+
+SCALAR_NEURONS = ("lif", "if", "plif")
 
 
 @dataclasses.dataclass
@@ -94,10 +99,24 @@ class SpikeAttention(nn.Module):
         return [first, second]
 
 
+def outer_time(spikes: Tensor) -> Tensor:
+    """``[T_in, T, B, N]`` → ``[T, B, T_in, N]``: the spikes as the probes and the deploy twin record them."""
+    return spikes.permute(1, 2, 0, 3)
+
+
+def _inner(make_neuron: Any) -> Any:
+    def make(size: int, recurrent: bool) -> nn.Module:
+        neuron = make_neuron(size, recurrent)
+        neuron.spike_view = outer_time  # read by nsb.models.probe and nsb.export.deploy
+        return neuron
+    return make
+
+
 class EncoderLayer(nn.Module):
     def __init__(self, d: int, heads: int, mlp_ratio: int, make_neuron: Any, causal: bool, scale: float) -> None:
         super().__init__()
         self.heads = heads
+        make_neuron = _inner(make_neuron)
         self.head_lif = make_neuron(d, False)
         self.q, self.k, self.v = nn.Linear(d, d), nn.Linear(d, d), nn.Linear(d, d)
         self.q_lif, self.k_lif, self.v_lif = make_neuron(d, False), make_neuron(d, False), make_neuron(d, False)
@@ -111,20 +130,20 @@ class EncoderLayer(nn.Module):
         self.fc2 = nn.Linear(mlp_ratio * d, d)
         self.norm2 = nn.LayerNorm(d)
 
-    def split(self, s: Tensor, batch: int) -> Tensor:
-        """``[T_in, B·T, d]`` → ``[T_in·B·heads, T, d/heads]``."""
-        t_in, _, d = s.shape
-        s = s.reshape(t_in, batch, -1, self.heads, d // self.heads)
-        return s.permute(0, 1, 3, 2, 4).flatten(0, 2)
+    def split(self, s: Tensor) -> Tensor:
+        """``[T_in, T, B, d]`` → ``[T_in·B·heads, T, d/heads]``."""
+        t_in, steps, batch, d = s.shape
+        s = s.reshape(t_in, steps, batch, self.heads, d // self.heads)
+        return s.permute(0, 2, 3, 1, 4).flatten(0, 2)
 
-    def forward(self, x: Tensor, batch: int) -> Tensor:
-        t_in, rows, d = x.shape
+    def forward(self, x: Tensor) -> Tensor:
+        t_in, steps, batch, d = x.shape
         s, _ = self.head_lif(x)
         q, _ = self.q_lif(self.q(s))
         k, _ = self.k_lif(self.k(s))
         v, _ = self.v_lif(self.v(s))
-        a = self.attention(self.split(q, batch), self.split(k, batch), self.split(v, batch))
-        a = a.reshape(t_in, batch, self.heads, -1, d // self.heads).permute(0, 1, 3, 2, 4).reshape(t_in, rows, d)
+        a = self.attention(self.split(q), self.split(k), self.split(v))
+        a = a.reshape(t_in, batch, self.heads, steps, d // self.heads).permute(0, 3, 1, 2, 4).flatten(3)
         a, _ = self.attn_lif(a)
         x = self.norm1(x + self.out(a))
         h, _ = self.mlp_lif1(x)
@@ -155,12 +174,10 @@ class SpikeDrivenTransformer(nn.Module):
         h = self.embedding(x) if self.embedding is not None else self.encoder(x)  # [T, B, d]
         steps, batch, d = h.shape
         h = h + positional_encoding(steps, d, h)
-        # [T_in, B·T, d], sample-major rows so recorded spikes concatenate over batches as one pass would
-        h = h.transpose(0, 1).reshape(1, -1, d).expand(self.t_in, -1, -1)
+        h = h.unsqueeze(0).expand(self.t_in, -1, -1, -1)  # [T_in, T, B, d]
         for layer in self.layers:
-            h = layer(h, batch)
-        out = self.head(h).mean(0)  # averaged over T_in: [B·T, C]
-        return out.reshape(batch, steps, -1).transpose(0, 1), []
+            h = layer(h)
+        return self.head(h).mean(0), []  # averaged over T_in: [T, B, C]
 
 
 def build(cfg: Any, task: Any, options: Options, make_neuron: Any, make_norm: Any) -> nn.Module:
@@ -169,9 +186,9 @@ def build(cfg: Any, task: Any, options: Options, make_neuron: Any, make_norm: An
     if options.d_model % options.heads:
         raise ConfigError(f"{where}: 'arch.d_model' ({options.d_model}) must be a multiple of 'arch.heads' "
                           f"({options.heads})")
-    if getattr(make_neuron, "owns_input", False):
-        raise ConfigError(f"{where} feeds each neuron from a Linear or an attention product; neuron '{m.neuron}' "
-                          "owns its input layer")
+    if m.neuron not in SCALAR_NEURONS:
+        raise ConfigError(f"{where} runs its neurons over the inner T_in axis with the tokens where a batch would "
+                          f"be, so it takes {', '.join(SCALAR_NEURONS)} neurons (scalar parameters), got '{m.neuron}'")
     if any(cfg.layer_flags(m.recurrent, bool, "recurrent")):
         raise ConfigError(f"{where}: the neurons run over the inner T_in axis, never recurrent; set "
                           "model.recurrent = false")
