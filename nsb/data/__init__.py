@@ -28,6 +28,7 @@ DATASETS: dict[str, str] = {
     "dvs_gesture": "nsb.data.dvs_gesture",
     "mswc": "nsb.data.mswc",
     "keywords_synthetic": "nsb.data.keywords_synthetic",
+    "autonomous_localisation": "nsb.data.autonomous_localisation",
 }
 
 
