@@ -14,7 +14,13 @@ from typing import Any
 from nsb.config import from_dict, read_toml
 from nsb.reproduce.tables import BUDGETS, COLUMNS, GENERATED, Row, cell_name, cells
 
-REPO_CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+def _configs_folder() -> Path:
+    from importlib.resources import files
+
+    return Path(str(files("nsb.configs")))  # the repository's configs/ (installed as nsb.configs)
+
+
+REPO_CONFIGS = _configs_folder()
 SEED_CONFIGS = REPO_CONFIGS / "seed"
 # a model more than this over the seed's budget has its hidden sizes scaled down until it fits
 OVER_BUDGET = 1.3
