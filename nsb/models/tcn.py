@@ -94,22 +94,20 @@ class TemporalBlock(nn.Module):
         self.conv2 = conv(n_out, n_out, kernel_size, dilation)
         self.act2 = act(n_out, "conv2")
         self.dropout = nn.Dropout(dropout)
-        self.downsample = None
-        self.act_downsample = None
+        self.downsample: nn.Module | None = None
+        self.act_downsample: nn.Module | None = None
         if n_in != n_out:
             self.downsample = nn.Conv1d(n_in, n_out, 1)
             nn.init.normal_(self.downsample.weight, 0.0, 0.01)
-            self.act_downsample = act(n_out, "downsample")  # None for the TCN: Bai's residual is linear
+            self.act_downsample = act(n_out, "downsample")  # Identity for the TCN: Bai's residual is linear
         self.act_out = act(n_out, "out")
 
     def forward(self, x: Tensor) -> Tensor:
         h = self.dropout(self.act1(self.conv1(x)))
         h = self.dropout(self.act2(self.conv2(h)))
         res = x
-        if self.downsample is not None:
-            res = self.downsample(x)
-            if self.act_downsample is not None:
-                res = self.act_downsample(res)
+        if self.downsample is not None and self.act_downsample is not None:
+            res = self.act_downsample(self.downsample(x))
         return self.act_out(h + res)
 
 
@@ -194,8 +192,8 @@ def build_network(kind: str, cfg: Config, task: TaskData, options: Options,
     return TCNClassifier(tcn, width, task.num_classes)
 
 
-def _relu(size: int, role: str) -> nn.Module | None:
-    return None if role == "downsample" else nn.ReLU()
+def _relu(size: int, role: str) -> nn.Module:
+    return nn.Identity() if role == "downsample" else nn.ReLU()
 
 
 def build(cfg: Config, task: TaskData, options: Options, make_neuron, make_norm) -> nn.Module:
