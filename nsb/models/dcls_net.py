@@ -66,7 +66,7 @@ class DelayedConv(nn.Module):
 
     def kernel(self) -> Tensor:
         """The materialised dilated kernel ``[C_out, C_in, D]`` (what the layer convolves with)."""
-        c = self.conv
+        c: Any = self.conv
         if isinstance(c, nn.Conv1d):  # frozen for export
             return c.weight
         return c.DCK(c.weight, c.P, c.SIG)
@@ -80,8 +80,9 @@ class DelayedConv(nn.Module):
         return F.pad(xb, (0, self.right)) if self.right else xb
 
     def forward(self, x: Tensor, history: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if self.training and isinstance(self.conv, nn.Module) and hasattr(self.conv, "clamp_parameters"):
-            self.conv.clamp_parameters()
+        conv: Any = self.conv
+        if self.training and hasattr(conv, "clamp_parameters"):  # not once frozen for export
+            conv.clamp_parameters()
         xb = self.padded(x, history)
         y = self.conv(xb).permute(2, 0, 1)
         steps = xb.shape[-1] - self.right
@@ -147,10 +148,11 @@ class DelayNet(nn.Module):
                                     for i in range(len(sizes) - 1))
         self.norms = nn.ModuleList(make_norm(h, i) for i, h in enumerate(hidden))
         self.neurons = nn.ModuleList([*(make_neuron(h, False) for h in hidden), readout_neuron])
-        pad = self.delays[0].right
+        pad = (max_delay - 1) // 2 if right_padding else 0
         if pad:  # layer i runs over T + (i + 1)·pad steps; the probes and the bundle record its first T
             for i, neuron in enumerate(self.neurons):
-                neuron.spike_view = FirstSteps((i + 1) * pad)  # read by nsb.models.probe and nsb.export.deploy
+                # read by nsb.models.probe and nsb.export.deploy
+                setattr(neuron, "spike_view", FirstSteps((i + 1) * pad))
 
     def forward(self, x: Tensor, state: list | None = None, t0: int = 0) -> tuple[Tensor, list]:
         if self.embedding is not None:
@@ -179,7 +181,8 @@ def build(cfg: Any, task: Any, options: Options, make_neuron: Any, make_norm: An
         raise ConfigError(f"model.kind = 'dcls' feeds each neuron from a delayed convolution; neuron "
                           f"'{m.neuron}' owns its input layer")
     if any(cfg.layer_flags(m.recurrent, bool, "recurrent")):
-        raise ConfigError("model.kind = 'dcls' is feed-forward (its delays are the memory); set model.recurrent = false")
+        raise ConfigError("model.kind = 'dcls' is feed-forward (its delays are the memory); "
+                          "set model.recurrent = false")
     language = task.task == "language"
     if language and m.readout != "all":
         raise ConfigError("a language model scores every step; set model.readout = 'all'")

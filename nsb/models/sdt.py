@@ -156,6 +156,8 @@ class SpikeDrivenTransformer(nn.Module):
                  vocab: int | None = None, tie_weights: bool = False) -> None:
         super().__init__()
         self.t_in, self.d = o.t_in, o.d_model
+        self.embedding: nn.Embedding | None
+        self.encoder: nn.Linear | None
         if vocab is not None:
             self.embedding = nn.Embedding(vocab, o.d_model)
             nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
@@ -166,12 +168,14 @@ class SpikeDrivenTransformer(nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(o.d_model, o.heads, o.mlp_ratio, make_neuron, causal, o.scale)
                                     for _ in range(o.layers))
         self.head = nn.Linear(o.d_model, output_size)
-        if vocab is not None and tie_weights:
+        if self.embedding is not None and tie_weights:
             nn.init.zeros_(self.head.bias)
             self.head.weight = self.embedding.weight
 
     def forward(self, x: Tensor, state: list | None = None, t0: int = 0) -> tuple[Tensor, list]:
-        h = self.embedding(x) if self.embedding is not None else self.encoder(x)  # [T, B, d]
+        encode = self.embedding if self.embedding is not None else self.encoder
+        assert encode is not None
+        h = encode(x)  # [T, B, d]
         steps, batch, d = h.shape
         h = h + positional_encoding(steps, d, h)
         h = h.unsqueeze(0).expand(self.t_in, -1, -1, -1)  # [T_in, T, B, d]
