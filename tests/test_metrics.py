@@ -283,3 +283,12 @@ def test_input_trace_layers_are_refused():
     model.layers[0].input_trace = True
     with pytest.raises(MetricError, match="input_trace"):
         measure(model, [(torch.rand(3, 2, 2), None)], ["synaptic_operations"])
+
+
+def test_counting_restores_each_layers_backend():
+    model = spiking(hidden=(2,), recurrent=(True,), n_in=1, n_out=1, decay=0.0, threshold=0.5)
+    neuron = model.layers[0].neuron
+    neuron.backend = "auto"
+    x = torch.rand(3, 2, 1)
+    measure(model, [(x, None)], ["synaptic_operations", "membrane_updates"])
+    assert neuron.backend == "auto" and "step" not in vars(neuron)

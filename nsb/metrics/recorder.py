@@ -50,6 +50,7 @@ class Recorder:
         self._want = (synapses, activations, membranes)
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._patched: list[tuple[Neuron, str]] = []
+        self._forced: list[tuple[Neuron, str]] = []
         self.clear()
 
     def clear(self) -> None:
@@ -121,6 +122,12 @@ class Recorder:
             if synapses:
                 for name, layer in self.connections.items():
                     self._handles.append(layer.register_forward_pre_hook(self._on_connection(name)))
+                # a fused kernel applies the recurrent weights inside the kernel, where no hook sees them: the
+                # recurrent layers run their PyTorch loop (the same spikes) while they are counted
+                for neuron in self.neurons.values():
+                    if isinstance(neuron, Neuron) and neuron.recurrent is not None:
+                        self._forced.append((neuron, neuron.backend))
+                        neuron.backend = "torch"
             if activations:
                 for name, layer in self.activations.items():
                     self._handles.append(layer.register_forward_hook(self._on_activation(name)))
@@ -143,5 +150,8 @@ class Recorder:
         for neuron, backend in self._patched:
             del neuron.step
             neuron.backend = backend
+        for neuron, backend in reversed(self._forced):  # after the patched ones: those saw "torch"
+            neuron.backend = backend
+        self._forced.clear()
         self._handles.clear()
         self._patched.clear()
