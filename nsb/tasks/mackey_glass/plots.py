@@ -21,7 +21,7 @@ def plot_predictions(path: Path, truth: np.ndarray, predictions: dict[str, np.nd
         raise NsbError("plot_predictions needs a non-empty truth and at least one model's predictions")
     x = np.arange(truth.size) / 75.0
     fig, ax = plt.subplots(figsize=(10, 3.5))
-    ax.plot(x, truth, color="black", lw=1.5, label="truth (nsb RK4 series)")
+    ax.plot(x, truth, color="black", lw=1.5, label="truth")
     for name, pred in predictions.items():
         pred = np.asarray(pred, dtype=float).ravel()
         if pred.shape != truth.shape:

@@ -228,7 +228,8 @@ def write_outputs(out: Path, results: dict[str, dict[str, Any]], meta: dict[str,
     truth = next(iter(results.values()))["truth"]
     paths["png"] = plot_predictions(Path(out) / "prediction.png", truth,
                                     {NAMES[k]: v["predictions"] for k, v in results.items()},
-                                    "Mackey-Glass tau=17, repeat 0, autoregressive test (750 points)")
+                                    f"Mackey-Glass tau=17 ({meta.get('series', {}).get('solver', '?')} series), "
+                                    "repeat 0, autoregressive test (750 points)")
     return paths
 
 
