@@ -126,7 +126,7 @@ def jitcdde_samples(o: Options, count: int) -> tuple[np.ndarray, dict[str, float
     f = [o.beta * delayed / (1 + delayed ** o.n) - o.gamma * y(0)]
     # NeuroBench seeds numpy's global generator, from which jitcxde_common drew the past's tangent vector
     # (np.random.normal); jitcxde_common 1.5.6 draws from an unseeded default_rng() instead, so the series
-    # changed from run to run (1e-8 at once, O(1) after ~10 L). The old draw is put back for the call, and
+    # changed from run to run (1e-8 at once, beyond 1e-2 after ~9.5 L). The old draw is put back for the call, and
     # numpy's state restored afterwards.
     state = np.random.get_state()
     np.random.seed(o.seed)
