@@ -502,7 +502,8 @@ def mackey_glass(
     ops_repeats: Optional[int] = typer.Option(None, help="repeats that also count SynOps/activation sparsity "
                                               "(default: all)"),
     threads: int = typer.Option(1, help="torch intra-op threads"),
-    no_series_check: bool = typer.Option(False, "--no-series-check", help="skip the dt vs dt/2 solver comparison"),
+    no_series_check: bool = typer.Option(False, "--no-series-check",
+                                         help="skip the series check (jitcdde against nsb's RK4)"),
 ) -> None:
     """NeuroBench's Mackey-Glass prediction, end to end: LSTM, ESN and nsb spiking models.
 
