@@ -132,3 +132,13 @@ def test_architecture_cells_read_their_hand_written_configs():
 
     # the seed's 06-architecture LIF on Binary Adding: dims [220, 170], ~40K parameters
     assert parameters(tomllib.loads((ARCH_CONFIGS / "lif-ba.toml").read_text()), "ba-ff") == 39_940
+
+
+def test_a_later_call_keeps_the_earlier_cells_in_the_report(tmp_path, monkeypatch):
+    monkeypatch.setitem(runner.SHORT, "ba", (TINY_BA[1:] + ["train.epochs=1"], "tiny"))
+    report, out = tmp_path / "R.md", tmp_path / "runs"
+    runner.reproduce("neurons", ["lif"], ["ba-ff"], "short", "cpu", 1, out, None, report)
+    runner.reproduce("neurons", ["plif"], ["ba-ff"], "short", "cpu", 1, out, None, report)
+    text = report.read_text()
+    assert "| lif | BA FF |" in text and "| plif | BA FF |" in text
+    assert text.index("| lif | BA FF |") < text.index("| plif | BA FF |")

@@ -193,16 +193,23 @@ def reproduce(table: str, rows: list[str] | None = None, columns: list[str] | No
     chosen = select(table, rows, columns)
     runnable = [c for c in chosen if status(c, out) != "unavailable"]
     threads = max(1, (os.cpu_count() or 1) // jobs)
-    results: dict[str, dict[str, Any]] = {c.name: result(c, out, budget) for c in chosen}
+    # the report's section holds every cell of the table this output folder has a run of, not only this call's
+    ran_before = [c for c in select(table, None, None) if c not in chosen and status(c, out) in ("done", "partial")]
+    results: dict[str, dict[str, Any]] = {c.name: result(c, out, budget) for c in ran_before + chosen}
+    order = {c.name: i for i, c in enumerate(select(table, None, None))}
+
+    def ordered() -> list[dict[str, Any]]:
+        return sorted(results.values(), key=lambda r: order[r["cell"]])
+
     with ThreadPoolExecutor(max_workers=jobs) as pool:
         futures = {pool.submit(train_cell, c, out, budget, device, data_root, threads): c for c in runnable}
         for future, cell in futures.items():
             results[cell.name] = future.result()
             if on_cell is not None:
                 on_cell(results[cell.name])
-            write_report(report, table, list(results.values()), budget, out)
-    write_report(report, table, list(results.values()), budget, out)
-    return list(results.values())
+            write_report(report, table, ordered(), budget, out)
+    write_report(report, table, ordered(), budget, out)
+    return [results[c.name] for c in chosen]
 
 
 # --- the report ------------------------------------------------------------------------------------------------
