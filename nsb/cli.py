@@ -533,21 +533,29 @@ def reproduce(
                                              "under ptb/ when present). Default: each config's data.root."),
     report: Path = typer.Option(Path("benchmarks/REPRODUCTION.md"), help="The report the table is written into."),
     list_cells: bool = typer.Option(False, "--list", help="List the cells and their state; train nothing."),
+    overrides: list[str] = typer.Option([], "--set", "-s", help="Override a key in every cell, e.g. --set "
+                                        "data.time_steps=100; the report gets its own section for it."),
 ) -> None:
     """Train rows of a seed table and write ours beside the paper's into benchmarks/REPRODUCTION.md; resumes."""
     _require_torch("reproduce")
     from nsb.reproduce.runner import reproduce as run_table, select, status
 
     if list_cells:
+        import re
+
+        from nsb.reproduce.runner import variant
+
+        folder = out / re.sub(r"[^A-Za-z0-9._=-]+", "_", variant(budget, list(overrides)))
         for cell in select(table, rows or None, columns or None):
-            console.print(f"{cell.name:32s} {status(cell, out / budget):12s} paper {cell.row.paper[cell.column]}")
+            console.print(f"{cell.name:32s} {status(cell, folder):12s} paper {cell.row.paper[cell.column]}")
         return
 
     def show(row: dict) -> None:
         ours = "–" if row["ours"] is None else f"{row['ours']:.2f}"
         console.print(f"{row['cell']:32s} paper {row['paper']:7.2f}  ours {ours:>7s}  {row['status']}")
 
-    results = run_table(table, rows or None, columns or None, budget, device, jobs, out, data_root, report, show)
+    results = run_table(table, rows or None, columns or None, budget, device, jobs, out, data_root, report, show,
+                        list(overrides))
     console.print(f"wrote {report} ({len(results)} cells)")
 
 

@@ -142,3 +142,21 @@ def test_a_later_call_keeps_the_earlier_cells_in_the_report(tmp_path, monkeypatc
     text = report.read_text()
     assert "| lif | BA FF |" in text and "| plif | BA FF |" in text
     assert text.index("| lif | BA FF |") < text.index("| plif | BA FF |")
+
+
+def test_overrides_get_their_own_runs_and_section(tmp_path, monkeypatch):
+    monkeypatch.setitem(runner.SHORT, "ba", (TINY_BA[1:] + ["train.epochs=1"], "tiny"))
+    report, out = tmp_path / "R.md", tmp_path / "runs"
+    runner.reproduce("neurons", ["lif"], ["ba-ff"], "short", "cpu", 1, out, None, report, extra=["data.time_steps=12"])
+    text = report.read_text()
+    assert "### neurons table, short, data.time_steps=12 budget" in text
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    assert "data.time_steps=12" in run.name
+    import tomllib
+
+    config = tomllib.loads((run / "neurons-lif-ba-ff" / "config.toml").read_text())
+    assert config["data"]["time_steps"] == 12
+    from nsb.errors import NsbError
+
+    with pytest.raises(NsbError, match="section.key=value"):
+        runner.reproduce("neurons", ["lif"], ["ba-ff"], "short", "cpu", 1, out, None, report, extra=["oops"])

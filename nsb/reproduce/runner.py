@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import time
@@ -80,10 +81,11 @@ def select(table: str, rows: list[str] | None, columns: list[str] | None) -> lis
             if (not rows or row.name in rows) and (not columns or column in columns)]
 
 
-def overrides(cell: Cell, budget: str, device: str, data_root: Path | None) -> list[str]:
+def overrides(cell: Cell, budget: str, device: str, data_root: Path | None, extra: list[str] = ()) -> list[str]:
     sets = [f'train.device="{device}"']
     if budget == "short":
         sets += SHORT[cell.dataset][0]
+    sets += list(extra)
     if data_root is not None and cell.dataset in SUBFOLDER:
         folder = data_root / SUBFOLDER[cell.dataset]
         sets.append(f'data.root="{folder if folder.is_dir() else data_root}"')
@@ -114,10 +116,11 @@ def status(cell: Cell, out: Path) -> str:
     return "done" if planned is not None and _epochs_done(run) >= planned else "partial"
 
 
-def train_cell(cell: Cell, out: Path, budget: str, device: str, data_root: Path | None, threads: int) -> dict:
+def train_cell(cell: Cell, out: Path, budget: str, device: str, data_root: Path | None, threads: int,
+               extra: list[str] = ()) -> dict:
     """Run (or continue) one cell's training in its own process; its log goes to ``<out>/<cell>.log``."""
     state = status(cell, out)
-    sets = [f'out_dir="{out}"'] + overrides(cell, budget, device, data_root)
+    sets = [f'out_dir="{out}"'] + overrides(cell, budget, device, data_root, extra)
     if state == "done":
         return result(cell, out, budget)
     if state == "partial":
@@ -178,16 +181,28 @@ def result(cell: Cell, out: Path, budget: str) -> dict[str, Any]:
     return row
 
 
+def variant(budget: str, extra: list[str]) -> str:
+    """The budget and the user's ``--set`` overrides: names the runs' folder and the report's section."""
+    return budget if not extra else f"{budget}, " + ", ".join(extra)
+
+
 def reproduce(table: str, rows: list[str] | None = None, columns: list[str] | None = None, budget: str = "short",
               device: str = "cpu", jobs: int = 1, out: Path = Path("runs/reproduce"), data_root: Path | None = None,
-              report: Path = Path("benchmarks/REPRODUCTION.md"), on_cell=None) -> list[dict[str, Any]]:
+              report: Path = Path("benchmarks/REPRODUCTION.md"), on_cell=None,
+              extra: list[str] = ()) -> list[dict[str, Any]]:
     if budget not in ("full", "short"):
         raise NsbError(f"--budget must be full or short, got '{budget}'")
     if jobs < 1:
         raise NsbError(f"--jobs must be at least 1, got {jobs}")
     from nsb.paths import check_writable
 
-    out = Path(out) / budget  # a short run never counts as a finished full one
+    from nsb.config import parse_override
+
+    for text in extra:
+        parse_override(text)  # a malformed --set is one line before any cell starts
+    label = variant(budget, list(extra))
+    # a short run never counts as a finished full one, nor a run with other overrides as this one
+    out = Path(out) / re.sub(r"[^A-Za-z0-9._=-]+", "_", label)
     check_writable(out, "--out")
     check_writable(report.parent, "--report")
     chosen = select(table, rows, columns)
@@ -195,20 +210,21 @@ def reproduce(table: str, rows: list[str] | None = None, columns: list[str] | No
     threads = max(1, (os.cpu_count() or 1) // jobs)
     # the report's section holds every cell of the table this output folder has a run of, not only this call's
     ran_before = [c for c in select(table, None, None) if c not in chosen and status(c, out) in ("done", "partial")]
-    results: dict[str, dict[str, Any]] = {c.name: result(c, out, budget) for c in ran_before + chosen}
+    results: dict[str, dict[str, Any]] = {c.name: result(c, out, label) for c in ran_before + chosen}
     order = {c.name: i for i, c in enumerate(select(table, None, None))}
 
     def ordered() -> list[dict[str, Any]]:
         return sorted(results.values(), key=lambda r: order[r["cell"]])
 
     with ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(train_cell, c, out, budget, device, data_root, threads): c for c in runnable}
+        futures = {pool.submit(train_cell, c, out, budget, device, data_root, threads, list(extra)): c
+                   for c in runnable}
         for future, cell in futures.items():
             results[cell.name] = future.result()
             if on_cell is not None:
                 on_cell(results[cell.name])
-            write_report(report, table, ordered(), budget, out)
-    write_report(report, table, ordered(), budget, out)
+            write_report(report, table, ordered(), label, out)
+    write_report(report, table, ordered(), label, out)
     return [results[c.name] for c in chosen]
 
 
@@ -219,7 +235,7 @@ BEGIN, END = "<!-- reproduce:{table}:{budget}:begin -->", "<!-- reproduce:{table
 
 def render(table: str, results: list[dict[str, Any]], budget: str) -> str:
     lines = [f"### {table} table, {budget} budget", ""]
-    if budget == "short":
+    if budget.startswith("short"):
         lines += ["Short budget (a CPU schedule that shows the ordering early, not the paper's numbers): "
                   + "; ".join(f"{d}: {what}" for d, (_, what) in SHORT.items()) + ".", ""]
     lines += [f"Machine: {platform.machine()}, {os.cpu_count()} cores; written "
