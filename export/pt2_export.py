@@ -125,6 +125,9 @@ def scan_twin(deploy: DeployModel) -> DeployModel:
 
 
 def export_program(deploy: DeployModel, example: Tensor, *, dynamic_time: bool = True) -> torch.export.ExportedProgram:
+    # dynamo caches what it traced of the shared scan step functions with the shapes of the model exported
+    # before; those entries would add guards such as "B != 16" (another model's width) and fail the dynamic B
+    torch._dynamo.reset()
     twin = scan_twin(deploy)
     if example.shape[1] < 2:  # a batch of 1 would be specialised to 1
         example = torch.cat([example, example], dim=1)
