@@ -173,6 +173,9 @@ def result(cell: Cell, out: Path, budget: str) -> dict[str, Any]:
     import tomllib
 
     parsed = tomllib.loads(config) if config else {}
+    ran_steps = parsed.get("data", {}).get("time_steps")
+    if cell.table == "architectures" and cell.column == "ba" and ran_steps:  # the T it ran at (--set may change it)
+        row["label"] = f"{table_columns(cell.table)[cell.column][0]} (T = {ran_steps:,})"
     row["seed"] = parsed.get("seed")
     row["device"] = parsed.get("train", {}).get("device")
     timing = run / "reproduce.json"
