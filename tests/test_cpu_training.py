@@ -23,7 +23,8 @@ from nsb.errors import NsbError
 from nsb.kernels.check import compare_with_loop
 from nsb.kernels.fused import fused_forward
 from nsb.learning import apply_rule, build_rule
-from nsb.neurons import NEURONS, GradPolicy, build_neuron
+from nsb.neurons import GradPolicy, build_neuron
+from test_kernels_cpu import layer as kernel_layer
 
 pytestmark = pytest.mark.skipif(not any(shutil.which(c) for c in ("c++", "g++", "clang++")),
                                 reason="no C++ compiler to build the CPU kernels")
@@ -40,20 +41,8 @@ def case_id(case) -> str:
 
 
 def layer(name: str, recurrent: bool | None, backend: str = "auto", surrogate: str = "triangle", **options):
-    kw = dict(options)
-    if "time_steps" in NEURONS[name].options:
-        kw.setdefault("time_steps", 64)
-    if name == "adlif":
-        kw.setdefault("input_norm", False)
-        kw.setdefault("threshold", 0.05)
-    if NEURONS[name].recurrence == "optional":
-        kw["recurrent"] = recurrent
-    torch.manual_seed(3)
-    m = build_neuron(name, N, surrogate=surrogate, alpha=1.2, backend=backend, **kw)
-    with torch.no_grad():
-        for p in m.parameters():
-            p.add_(0.05 * torch.randn_like(p))
-    return m
+    """test_kernels_cpu's layer (seeded, parameters nudged off their initial values) at this file's width."""
+    return kernel_layer(name, recurrent, surrogate, size=N, backend=backend, **options)
 
 
 def inputs(seed: int = 0, steps: int = T) -> torch.Tensor:

@@ -36,7 +36,7 @@ def test_surrogate_derivatives_match(name):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7)
 
 
-def layer(name, recurrent, surrogate="triangle", **options):
+def layer(name, recurrent, surrogate="triangle", size=N, backend="torch", **options):
     kw = dict(options)
     if "time_steps" in NEURONS[name].options:  # per-step parameters (GLIF, CELIF): one row per step
         kw.setdefault("time_steps", 64)
@@ -46,7 +46,7 @@ def layer(name, recurrent, surrogate="triangle", **options):
     if NEURONS[name].recurrence == "optional":
         kw["recurrent"] = recurrent
     torch.manual_seed(3)
-    m = build_neuron(name, N, surrogate=surrogate, alpha=1.2, backend="torch", **kw)
+    m = build_neuron(name, size, surrogate=surrogate, alpha=1.2, backend=backend, **kw)
     with torch.no_grad():
         for p in m.parameters():
             p.add_(0.05 * torch.randn_like(p))

@@ -195,16 +195,6 @@ class DenseNeuron(Neuron):
                            f"{x.shape[-1]} (shape {tuple(x.shape)}); make the preceding layer's output size "
                            f"{self.input_size}")
 
-    def _check_state(self, x: Tensor, state: State | None, init: State | None = None) -> State:
-        init = self.initial_state(x[0]) if init is None else init
-        if state is None:
-            return init
-        state = tuple(state)
-        if len(state) != len(init) or any(a.shape != b.shape for a, b in zip(state, init)):
-            raise NsbError(f"{self.decl.name} state must be {len(init)} tensors {list(self.state_names)} "
-                           f"shaped {[tuple(t.shape) for t in init]}, got {[tuple(a.shape) for a in state]}")
-        return state
-
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         self.check_input(x)
         if self.backend == "cuda":

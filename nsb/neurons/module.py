@@ -293,11 +293,7 @@ class Neuron(nn.Module):
         init = self.full_initial_state(x[0]) if init is None else init
         if state is None:
             return init
-        state = tuple(state)
-        if len(state) != len(init) or any(a.shape != b.shape for a, b in zip(state, init)):
-            raise NsbError(f"{self.decl.name} state must be {len(init)} tensors {list(self.full_state_names)} "
-                           f"shaped {[tuple(t.shape) for t in init]}, got {[tuple(a.shape) for a in state]}")
-        return state
+        return matching_state(self.decl.name, self.full_state_names, init, state)
 
     # --- forward ------------------------------------------------------------------------------
 
@@ -456,3 +452,12 @@ def _scalar(value: Any, like: Tensor) -> Tensor:
     if isinstance(value, Tensor):
         return value.to(like.dtype)
     return torch.tensor(float(value), dtype=like.dtype, device=like.device)
+
+
+def matching_state(name: str, names: tuple[str, ...], init: State, state: State) -> State:
+    """``state`` as a tuple, refused in one line unless it has ``init``'s tensors and shapes."""
+    state = tuple(state)
+    if len(state) != len(init) or any(a.shape != b.shape for a, b in zip(state, init)):
+        raise NsbError(f"{name} state must be {len(init)} tensors {list(names)} shaped "
+                       f"{[tuple(t.shape) for t in init]}, got {[tuple(a.shape) for a in state]}")
+    return state

@@ -107,12 +107,9 @@ class ParallelNeuron(nn.Module):
         return self.state_names
 
     def check_state(self, x: Tensor, state: State) -> State:
-        init = self.initial_state(x[0])
-        state = tuple(state)
-        if len(state) != len(init) or any(a.shape != b.shape for a, b in zip(state, init)):
-            raise NsbError(f"{self.name} state must be {len(init)} tensors {list(self.state_names)} shaped "
-                           f"{[tuple(t.shape) for t in init]}, got {[tuple(a.shape) for a in state]}")
-        return state
+        from nsb.neurons.module import matching_state
+
+        return matching_state(self.name, self.state_names, self.initial_state(x[0]), state)
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         self.check_input(x)
