@@ -9,6 +9,9 @@
     first divergent step = the first t where any stored spike differs (None when none does)
 
 fp32 backends must agree on 100 % of predictions and ≥ 99.99 % of spikes; others are reported only.
+A model with no spiking layer (the TCN, the LSTM and Transformer references) has no spikes to hold it
+to, so its outputs are gated instead: relative L2 error ≤ 1e-5, which float32 runtimes meet with their
+own summation orders (measured ≤ 3e-7 max error) and a wrong weight, op or state never does.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import numpy as np
 
 PREDICTION_GATE = 1.0
 SPIKE_GATE = 0.9999
+OUTPUT_GATE = 1e-5  # relative L2 error of a model without spiking layers
 
 
 def task_score(task: str, outputs: np.ndarray, labels: np.ndarray) -> dict[str, float]:
@@ -73,5 +77,7 @@ def fidelity(task: str, outputs: np.ndarray, reference, counts: list[np.ndarray]
         if "prediction_agreement" in result:
             checks.append(result["prediction_agreement"] >= PREDICTION_GATE)
         checks += [layer["spike_agreement"] >= SPIKE_GATE and layer["count_agreement"] >= SPIKE_GATE for layer in layers]
+        if not reference.layers:
+            checks.append(result["relative_l2_error"] <= OUTPUT_GATE)
         result["passed"] = all(checks)
     return result

@@ -5,7 +5,8 @@ for a :class:`DeployNeuron` that holds the neuron's folded op (:meth:`Neuron.exp
 ``torch.onnx.export`` a ``DeployNeuron`` emits exactly one ``nsb`` node; anywhere else it runs the
 TorchScript kernel of the same op, which is what ``torch.jit.trace`` records. The twin's forward
 returns the task output (reduced over time as the config's readout says) followed by every spiking
-layer's spikes, so a runtime can be checked layer by layer.
+layer's spikes, so a runtime can be checked layer by layer. A model with no spiking layer (the TCN, the
+LSTM and Transformer references) is its own twin and returns its output alone.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import copy
 import torch
 from torch import Tensor, nn
 
-from nsb.errors import NsbError
 from nsb.export import torch_kernels
 from nsb.neurons import Neuron
 from nsb.neurons.parallel import ParallelDeploy, ParallelNeuron
@@ -82,9 +82,6 @@ class DeployModel(nn.Module):
         self.parallel: list[ParallelDeploy] = []  # the parallel neurons' twins (no nsb op)
         self.layer_ops: list[str] = []  # per layer: its nsb op, or a parallel neuron's name (standard ops)
         self._swap(self.model, "")
-        if not self.layer_names:
-            raise NsbError(f"the model has no spiking neurons to export: its operations ({_operations(self.model)}) are "
-                           "not spiking layers, which an nsb bundle holds; measure it with nsb metrics instead")
         for p in self.model.parameters():
             p.requires_grad_(False)
 
@@ -140,22 +137,3 @@ def _freeze_parametrizations(model: nn.Module) -> None:
         if parametrize.is_parametrized(module):
             for name in list(module.parametrizations.keys()):
                 parametrize.remove_parametrizations(module, name, leave_parametrized=True)
-
-
-def _operations(model: nn.Module) -> str:
-    """The kinds of layer a model computes with (its leaf modules' classes, in order, each once; an attention
-    block as one): what a non-spiking model (the TCN, the LSTM and Transformer references) is made of."""
-    names: list[str] = []
-
-    def visit(module: nn.Module) -> None:
-        children = list(module.children())
-        if isinstance(module, nn.MultiheadAttention) or not children:
-            name = type(module).__name__
-            if not isinstance(module, (nn.Dropout, nn.Identity)) and name not in names:
-                names.append(name)
-            return
-        for child in children:
-            visit(child)
-
-    visit(model)
-    return ", ".join(names) or "none"

@@ -101,9 +101,54 @@ class _ScanNeuron(DeployNeuron):
         return scan_sequence(self.spec, self.attributes, x, self.params(), state)
 
 
+class _ScanLSTM(torch.nn.Module):
+    """One ``nn.LSTM`` layer as a ``scan`` over time: ``torch.export`` unrolls ``nn.LSTM`` to the example's
+    length (its decomposition loops in Python), which would fix T. PyTorch's gate order (i, f, g, o) and
+    arithmetic; the result agrees with ``nn.LSTM`` to float32 rounding, not bit for bit."""
+
+    def __init__(self, lstm: torch.nn.LSTM) -> None:
+        super().__init__()
+        if lstm.num_layers != 1 or lstm.bidirectional or lstm.batch_first or lstm.proj_size or not lstm.bias:
+            raise NsbError("pt2 export runs one-layer, one-direction, time-major LSTMs with biases as a scan; "
+                           "this model's nn.LSTM is another kind: export it with --format onnx or torchscript")
+        for name in ("weight_ih_l0", "weight_hh_l0", "bias_ih_l0", "bias_hh_l0"):
+            self.register_buffer(name.removesuffix("_l0"), getattr(lstm, name).detach().contiguous().clone())
+        self.hidden_size = lstm.hidden_size
+
+    def forward(self, x: Tensor, state: tuple[Tensor, Tensor] | None = None) -> tuple[Tensor, tuple[Tensor, Tensor]]:
+        from torch._higher_order_ops.scan import scan
+
+        if state is None:
+            zero = x.new_zeros(x.shape[1], self.hidden_size)
+            state = (zero, zero.clone())
+        else:
+            state = (state[0][0], state[1][0])
+
+        def body(carry: tuple[Tensor, ...], x_t: Tensor) -> tuple[tuple[Tensor, ...], Tensor]:
+            h, c = carry
+            gates = (torch.nn.functional.linear(x_t, self.weight_ih, self.bias_ih)
+                     + torch.nn.functional.linear(h, self.weight_hh, self.bias_hh))
+            i, f, g, o = gates.chunk(4, dim=-1)
+            c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+            h = torch.sigmoid(o) * torch.tanh(c)
+            return (h, c), h.clone()
+
+        (h, c), out = scan(body, state, x)
+        return out, (h[None], c[None])
+
+
+def _scan_lstms(module: torch.nn.Module) -> None:
+    for name, child in module.named_children():
+        if isinstance(child, torch.nn.LSTM):
+            setattr(module, name, _ScanLSTM(child))
+        else:
+            _scan_lstms(child)
+
+
 def scan_twin(deploy: DeployModel) -> DeployModel:
-    """A copy of ``deploy`` whose neurons run their ops as ``scan``s."""
+    """A copy of ``deploy`` whose neurons run their ops as ``scan``s (and LSTMs their steps)."""
     twin = copy.deepcopy(deploy).eval()
+    _scan_lstms(twin)
     for neuron in twin.deploy_neurons:
         if not isinstance(neuron, DeployNeuron):  # issue 16: a dense-recurrence twin scans by itself under export
             continue

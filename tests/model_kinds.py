@@ -83,7 +83,8 @@ def make_bundle(kind: str, root: Path, formats: tuple[str, ...] = FORMATS, nir: 
     config, overrides, samples = KINDS[kind]
     root.mkdir(parents=True, exist_ok=True)
     extra = []
-    if config == "ptb_rec.toml":
+    if config is not None and config.endswith("ptb_rec.toml") or config in (
+            "architectures/lstm-ptb.toml", "architectures/transformer-ptb.toml"):
         ptb_files(root)
         extra.append(f'data.root="{root}"')
     if config == "dvs_gesture.toml":
@@ -148,14 +149,24 @@ KINDS.update({
 
 
 # issue 17: TCN, GSN, references — the SpikingTCN (nsb LIF ops over an inner time axis T_in = 1, their spikes
-# [T, B, C]) and the stacked GSN network; the TCN, LSTM and Transformer have no spiking layer, so nsb export
-# refuses them in one line (tests/test_architectures.py)
+# [T, B, C]) and the stacked GSN network; the TCN, LSTM and Transformer have no spiking layer: standard ops
+# only, gated by their outputs (relative L2 ≤ 1e-5); pt2 runs each LSTM layer as a scan
 _ISSUE17_BA = ["data.time_steps=25", "data.train_size=200", "data.test_size=40", "train.batch_size=32",
                "train.epochs=1"]
 KINDS.update({
     "SpikingTCN": ("architectures/spiking_tcn-ba.toml", _ISSUE17_BA + ["arch.channels=[6, 8]", "arch.kernel_size=3",
                                                                       "neuron.threshold=0.02"], 40),
     "GSN network": ("architectures/gsn-ba.toml", _ISSUE17_BA + ["model.hidden=[16, 16]", "neuron.threshold=0.1"], 40),
+    "TCN (non-spiking)": ("architectures/tcn-ba.toml", _ISSUE17_BA + ["arch.channels=[6, 8]", "arch.kernel_size=3"], 40),
+    "LSTM reference": ("architectures/lstm-ba.toml", _ISSUE17_BA + ["model.hidden=[16, 12]"], 40),
+    "Transformer reference": ("architectures/transformer-ba.toml", _ISSUE17_BA + [
+        "arch.d_model=8", "arch.feedforward=16", "arch.layers=1"], 40),
+    "LSTM language model (PTB)": ("architectures/lstm-ptb.toml", [
+        "data.time_steps=12", "model.embedding_dim=16", "model.hidden=[16]", "train.epochs=1", "train.batch_size=4"],
+        4),
+    "Transformer language model (PTB)": ("architectures/transformer-ptb.toml", [
+        "data.time_steps=12", "model.embedding_dim=8", "arch.d_model=8", "arch.feedforward=16", "arch.layers=1",
+        "train.epochs=1", "train.batch_size=4"], 4),
 })
 
 

@@ -481,21 +481,53 @@ def test_tcn_gsn_references_synaptic_operations_of_every_model():
             gsn(x)
 
 
-@pytest.mark.parametrize("row,operation", [("tcn", "CausalConv1d, ReLU"), ("lstm", "LSTM"),
-                                           ("transformer", "MultiheadAttention")])
-def test_tcn_gsn_references_non_spiking_export_refused_in_one_line(tmp_path, row, operation):
-    """The TCN and the references have no spiking layer: nsb export refuses them in one line naming their
-    operations (the SpikingTCN and the GSN network export: tests/model_kinds.py, the conformance matrix)."""
-    from nsb.errors import NsbError
-    from nsb.export.run import export_run
-    from nsb.train import Trainer
+def test_tcn_gsn_references_lstm_pt2_scan_is_nn_lstm_at_any_length():
+    """torch.export unrolls nn.LSTM to the example's T; the pt2 twin scans each layer instead. The exported
+    program runs other lengths and batches and equals nn.LSTM to float32 rounding, with and without a state."""
+    from nsb.export.deploy import DeployModel
+    from nsb.export.pt2_export import _ScanLSTM, export_program
 
-    sets = {"tcn": ["arch.channels=[4, 4]", "arch.kernel_size=2"], "lstm": ["model.hidden=[8]"],
-            "transformer": ["arch.d_model=8", "arch.feedforward=8", "arch.layers=1"]}[row]
-    cfg = load_config(ARCH_CONFIGS / f"{row}-ba.toml", sets + [
-        "data.time_steps=12", "data.train_size=40", "data.test_size=20", "train.batch_size=20", "train.epochs=1",
-        f'out_dir="{tmp_path}"', 'name="run"'])
-    Trainer(cfg, progress=False).fit()
-    with pytest.raises(NsbError, match=f"no spiking neurons to export: its operations \\(.*{operation}") as err:
-        export_run(tmp_path / "run", tmp_path / "bundle", ("onnx",), samples=8)
+    model = _model(['model.kind="lstm"', "model.hidden=[6, 5]"], _task(inputs=3, classes=4, steps=9)).eval()
+    deploy = DeployModel(model, "classification", "last")
+    program = export_program(deploy, torch.randn(9, 2, 3)).module()
+    for shape in ((1, 1, 3), (4, 3, 3), (23, 5, 3)):
+        x = torch.randn(*shape)
+        torch.testing.assert_close(program(x)[0], deploy(x)[0], rtol=1e-5, atol=1e-6)
+    lstm = model.lstm.layers[0]
+    scan = _ScanLSTM(lstm)
+    x, state = torch.randn(7, 2, 3), (torch.randn(1, 2, 6), torch.randn(1, 2, 6))
+    with torch.no_grad():
+        want, (h, c) = lstm(x, state)
+        got, (h2, c2) = scan(x, state)
+    for a, b in ((got, want), (h2, h), (c2, c)):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_tcn_gsn_references_pt2_refuses_an_lstm_it_cannot_scan_in_one_line():
+    from nsb.errors import NsbError
+    from nsb.export.pt2_export import _ScanLSTM
+
+    with pytest.raises(NsbError, match="one-layer, one-direction") as err:
+        _ScanLSTM(torch.nn.LSTM(3, 4, bidirectional=True))
     assert "\n" not in str(err.value)
+
+
+def test_tcn_gsn_references_non_spiking_gate_is_the_output():
+    """Without spiking layers the gate holds the outputs (relative L2 ≤ 1e-5): float32 rounding passes,
+    a perturbed output fails even when every prediction still agrees."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from nsb.eval.fidelity import fidelity
+
+    rng = np.random.default_rng(0)
+    ref_out = rng.normal(size=(40, 4)).astype(np.float32)
+    reference = SimpleNamespace(outputs=ref_out, labels=ref_out.argmax(-1), layers=[], inputs=np.zeros((5, 40, 2)))
+    rounded = ref_out + np.float32(1e-7) * rng.normal(size=ref_out.shape).astype(np.float32)
+    assert fidelity("classification", rounded, reference, [], [])["passed"]
+    wrong = ref_out * np.float32(1.001)  # same argmax everywhere: only the output gate sees it
+    result = fidelity("classification", wrong, reference, [], [])
+    assert result["prediction_agreement"] == 1.0 and not result["passed"]
+    regression = SimpleNamespace(outputs=ref_out, labels=ref_out, layers=[], inputs=reference.inputs)
+    assert not fidelity("regression", ref_out + 0.01, regression, [], [])["passed"]

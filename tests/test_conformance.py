@@ -26,7 +26,8 @@ def bundle_of(tmp_path_factory):
             made[kind] = make_bundle(kind, tmp_path_factory.mktemp("kind"))
             ref = Bundle(made[kind][0]).reference()
             rates = [c.mean() / ref.inputs.shape[0] for c in ref.spike_counts]
-            assert any(0.005 < r < 0.95 for r in rates), f"{kind}: the model must spike to test anything, {rates}"
+            if ref.layers:  # a model without spiking layers is gated by its outputs alone
+                assert any(0.005 < r < 0.95 for r in rates), f"{kind}: the model must spike to test anything, {rates}"
         return made[kind]
 
     return get

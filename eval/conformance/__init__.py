@@ -50,7 +50,7 @@ def _evaluated(backend: str, graph: str | None = None) -> Judge:
         parts = []
         if "prediction_agreement" in fid:
             parts.append(f"{fid['prediction_agreement']:.2%} predictions")
-        parts.append(f"≥ {spikes:.4%} spikes")
+        parts.append(f"≥ {spikes:.4%} spikes" if fid["layers"] else f"no spiking layer, rel. L2 {fid['relative_l2_error']:.1e}")
         parts.append(f"max |Δout| {fid['max_abs_error']:.1e}")
         return bool(fid.get("passed")), ", ".join(parts)
 

@@ -8,9 +8,9 @@ as the spiking PTB models carry their neurons'. The seed gives no sizes for its 
 ``model.hidden`` to meet the table's budgets (PTB one layer of 400 under the 400-wide tied embedding,
 5.3 M; PS-MNIST 144, 86 K; Binary Adding 96, 39 K).
 
-It has no spiking layer, so it trains, is measured (NeuroBench metrics: the LSTM's synapses per step,
-:func:`nsb.metrics.ops.lstm_ops`) and summarised, but an nsb bundle, whose fidelity gate is per spiking
-layer, cannot hold it: ``nsb export`` refuses it in one line.
+It has no spiking layer. It trains, is measured (NeuroBench metrics: the LSTM's synapses per step,
+:func:`nsb.metrics.ops.lstm_ops`) and exports: ONNX ``LSTM`` nodes, a ``scan`` per layer in ``model.pt2``,
+gated by its outputs (:mod:`nsb.eval.fidelity`).
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ window is on its own (no state). Seed: PTB d_emb 300, feed-forward 256, 4 layers
 (5.08 M parameters); the PS-MNIST and Binary Adding sizes are not given and are chosen for the
 budgets (d 48, ff 192, 3 layers, 2 heads: 85 K; d 32, ff 128, 3 layers, 2 heads: 38 K).
 
-No spiking layer: ``nsb export`` refuses it in one line, as the LSTM reference.
+No spiking layer: it exports as standard operators and is gated by its outputs, as the LSTM reference.
 """
 
 from __future__ import annotations
