@@ -447,9 +447,8 @@ def test_tcn_gsn_references_causal_conv_synaptic_operations():
 
 def test_tcn_gsn_references_synaptic_operations_of_every_model():
     """Each model's NeuroBench synaptic operations: the TCNs count each Conv1d (weight-normed and 1×1), the
-    SpikingTCN's convs after the first read spikes (ACs), the GSN cells are refused loudly (their products run
-    inside the neuron), the LSTM counts every step, the Transformer its attention products."""
-    from nsb.metrics.errors import MetricError
+    SpikingTCN's convs after the first read spikes (ACs), each GSN cell its two products per step (the input's
+    and the recurrent spikes'), the LSTM counts every step, the Transformer its attention products."""
     from nsb.metrics.recorder import Recorder
 
     x = torch.rand(20, 3, 2)
@@ -476,9 +475,14 @@ def test_tcn_gsn_references_synaptic_operations_of_every_model():
     assert [d for _, d in attention] == [3 * 20 * 3 * 64, 3 * 2 * pairs * 4, 3 * 2 * pairs * 4, 20 * 3 * 64]
     assert all(e <= d for e, d in attention)
     gsn = _tgr_small("gsn", "ba")
-    with pytest.raises(MetricError):
-        with Recorder(gsn, synapses=True, activations=False, membranes=False), torch.no_grad():
-            gsn(x)
+    with Recorder(gsn, synapses=True, activations=False, membranes=False) as rec, torch.no_grad():
+        gsn(x)
+    cells = [name for name, m in gsn.named_modules() if type(m).__name__ == "GSN"]
+    assert len(cells) >= 2 and {name for name, *_ in rec.ops} == {*cells, "readout"}
+    for name in cells:
+        products = [(d, spiking) for n, _, d, spiking in rec.ops if n == name]
+        assert len(products) == 2 * 20  # [W_u; W_c]·x[t] and [U_u; U_c]·h[t−1] at every step
+        assert all(spiking for _, spiking in products[1::2])  # h is spikes: accumulates
 
 
 def test_tcn_gsn_references_lstm_pt2_scan_is_nn_lstm_at_any_length():

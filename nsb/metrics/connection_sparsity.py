@@ -15,12 +15,12 @@ import torch
 from torch import Tensor, nn
 
 from nsb.metrics.errors import MetricError
-from nsb.metrics.layers import CELLS, RECURRENT, connection_layers, counts_itself
+from nsb.metrics.layers import CELLS, RECURRENT, connection_layers, counts_itself, counts_per_step
 from nsb.neurons.synapses import ZeroDiagonalRecurrent
 
 
 def weight_matrices(layer: nn.Module) -> list[Tensor]:
-    if counts_itself(layer):  # issue 17: DCLS's materialised kernel; SDSA's products have none
+    if counts_itself(layer) or counts_per_step(layer):  # DCLS's kernel, a dense neuron's weights; SDSA has none
         return layer.weight_matrices()
     if isinstance(layer, ZeroDiagonalRecurrent):
         return [layer.effective_weight()]

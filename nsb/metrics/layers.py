@@ -33,14 +33,22 @@ def counts_itself(module: nn.Module) -> bool:
     return callable(getattr(module, "synaptic_ops", None))
 
 
+def counts_per_step(module: nn.Module) -> bool:
+    """A neuron that owns its weights and multiplies them inside its time loop (issue 16: GSN, DH-LIF, LTC):
+    ``step_synapses(x_t, state, params) -> [(operand, weight)]`` names the products of one step, as the seed's
+    cell computes them, and ``weight_matrices() -> [Tensor]`` its weights. The recorder counts it per step."""
+    return callable(getattr(module, "step_synapses", None))
+
+
 def _walk(model: nn.Module, kinds: tuple[type[nn.Module], ...]) -> dict[str, nn.Module]:
     found: dict[str, nn.Module] = {}
 
     def visit(name: str, module: nn.Module) -> None:
-        if isinstance(module, kinds) or (kinds is CONNECTIONS and counts_itself(module)):
+        owns = counts_itself(module) or counts_per_step(module)
+        if isinstance(module, kinds) or (kinds is CONNECTIONS and owns):
             found[name or type(module).__name__] = module
         # a connection layer's own children are part of it; a neuron may own a recurrent synapse
-        if isinstance(module, CONNECTIONS) or counts_itself(module):
+        if isinstance(module, CONNECTIONS) or owns:
             return
         for child_name, child in module.named_children():
             visit(f"{name}.{child_name}" if name else child_name, child)

@@ -35,6 +35,13 @@ def is_spiking(x: Tensor) -> bool:
     return bool(((x == 0) | (x == 1) | (x == -1)).all())
 
 
+def product_ops(operand: Tensor, weight: Tensor) -> Ops:
+    """One product ``W·operand`` inside a neuron's step (``weight [O, I]``, ``operand [..., I]``), counted
+    as a Linear call: effective = Σ_rows Σ_j B(x)_j·(non-zero weights leaving j), dense = rows·numel(W)."""
+    effective = float((nz(operand) @ nz(weight).sum(0)).sum())
+    return effective, float(operand[..., 0].numel() * weight.numel()), is_spiking(operand)
+
+
 def _stateless(layer: nn.Module, x: Tensor) -> tuple[float, float]:
     w = nz(layer.weight)
     xb = nz(x)

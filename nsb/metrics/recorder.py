@@ -14,9 +14,9 @@ import torch
 from torch import Tensor, nn
 
 from nsb.metrics.errors import MetricError
-from nsb.metrics.layers import activation_layers, connection_layers
+from nsb.metrics.layers import activation_layers, connection_layers, counts_per_step
 from nsb.models.layers import SpikingLayer
-from nsb.metrics.ops import layer_ops
+from nsb.metrics.ops import layer_ops, product_ops
 from nsb.neurons import Neuron
 from nsb.neurons.parallel import ParallelNeuron
 
@@ -38,13 +38,6 @@ class Recorder:
             # traced_linear feeds the synapse its presynaptic trace, so the counts would be of the trace
             raise MetricError(f"layer(s) {', '.join(traced) or 'model'} use input_trace, which feeds the synapse a "
                               "trace instead of spikes; set input_trace = False before measuring (same outputs)")
-        if synapses:
-            from nsb.neurons.dense import DenseNeuron
-
-            inner = sorted({m.decl.name for m in model.modules() if isinstance(m, DenseNeuron)})
-            if inner:  # their weights multiply inside the neuron, where no connection hook sees them
-                raise MetricError(f"synaptic operations: {', '.join(inner)} layers multiply their weights inside the "
-                                  "neuron, which nsb does not count yet; the other metrics are measured")
         self.neurons = {k: m for k, m in self.activations.items() if isinstance(m, Neuron)}
         self.neurons.update({k: m for k, m in model.named_modules() if isinstance(m, ParallelNeuron)})
         self._want = (synapses, activations, membranes)
@@ -74,20 +67,30 @@ class Recorder:
             counts[1] += out.numel()
         return hook
 
-    def _patch_neuron(self, name: str, neuron: Neuron) -> None:
+    def _patch_neuron(self, name: str, neuron: Neuron, *, membranes: bool, synapses: bool) -> None:
         # the membrane lives inside the neuron's time loop, so the per-step ``step`` is wrapped; the
         # membrane is the op's first state. A fused kernel has no per-step call to wrap, so the layer runs
-        # its PyTorch loop (the same spikes) while it is measured
+        # its PyTorch loop (the same spikes) while it is measured. A neuron that owns its weights (GSN,
+        # DH-LIF, LTC) names each step's products, counted from the step's input and previous state
+        if "step" in vars(neuron):
+            raise RuntimeError(f"neuron {name} already has a patched step; is another measurement running?")
         original = neuron.step
         membrane = neuron.state_names[0]
-        call = {"fresh": True, "first": True}
+        call: dict = {"fresh": True, "first": True, "x": None, "t": 0}
 
         def pre(module: nn.Module, args: tuple, kwargs: dict) -> None:
             state = args[1] if len(args) > 1 else kwargs.get("state")
             call["fresh"], call["first"] = state is None, True
+            call["x"], call["t"] = args[0] if args else kwargs["x"], 0
 
         def step(x: Tensor, state: dict, params: dict, prims: object) -> tuple:
+            if synapses:
+                for operand, weight in neuron.step_synapses(call["x"][call["t"]], state, params):
+                    self.ops.append((name, *product_ops(operand, weight)))
+            call["t"] += 1
             s, new = original(x, state, params, prims)
+            if not membranes:
+                return s, new
             if call["first"] and call["fresh"]:
                 # as NeuroBench: a neuron (re)started from its initial state counts as updated at step 0
                 self.updates[name] += new[membrane].numel()
@@ -119,9 +122,11 @@ class Recorder:
     def __enter__(self) -> Recorder:
         synapses, activations, membranes = self._want
         try:
+            per_step = {name: layer for name, layer in self.connections.items() if counts_per_step(layer)}
             if synapses:
                 for name, layer in self.connections.items():
-                    self._handles.append(layer.register_forward_pre_hook(self._on_connection(name)))
+                    if name not in per_step:
+                        self._handles.append(layer.register_forward_pre_hook(self._on_connection(name)))
                 # a fused kernel applies the recurrent weights inside the kernel, where no hook sees them: the
                 # recurrent layers run their PyTorch loop (the same spikes) while they are counted
                 for neuron in self.neurons.values():
@@ -131,14 +136,12 @@ class Recorder:
             if activations:
                 for name, layer in self.activations.items():
                     self._handles.append(layer.register_forward_hook(self._on_activation(name)))
-            if membranes:
-                for name, neuron in self.neurons.items():
-                    if isinstance(neuron, ParallelNeuron):
-                        self._watch_parallel(name, neuron)
-                        continue
-                    if "step" in vars(neuron):
-                        raise RuntimeError(f"neuron {name} already has a patched step; is another measurement running?")
-                    self._patch_neuron(name, neuron)
+            for name, neuron in self.neurons.items():
+                counted = synapses and counts_per_step(neuron)
+                if membranes and isinstance(neuron, ParallelNeuron):
+                    self._watch_parallel(name, neuron)
+                elif membranes or counted:
+                    self._patch_neuron(name, neuron, membranes=membranes, synapses=counted)
         except BaseException:
             self.__exit__(None, None, None)
             raise

@@ -229,6 +229,19 @@ class DenseNeuron(Neuron):
     def run(self, x: Tensor, state: State) -> tuple[Tensor, State]:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    # --- metrics: the weights multiply inside the loop, where no connection hook sees them ----------
+
+    def weight_matrices(self) -> list[Tensor]:  # pragma: no cover - abstract
+        """The layer's weight matrices as the seed's cell holds them (connection sparsity)."""
+        raise NotImplementedError
+
+    def step_synapses(self, x_t: Tensor, state: dict[str, Tensor], params: dict[str, Any]
+                      ) -> list[tuple[Tensor, Tensor]]:  # pragma: no cover - abstract
+        """The products ``(operand, weight)`` the seed's cell computes at one step from the layer's input
+        ``x_t`` and the previous states, each counted as a Linear call (:func:`nsb.metrics.ops.product_ops`);
+        nsb's reordering (the input's products as one GEMM before the loop) does not change them."""
+        raise NotImplementedError
+
     # --- deployment -----------------------------------------------------------------------------
 
     def deploy_module(self) -> DenseDeploy:

@@ -87,6 +87,14 @@ class DHLIF(DenseNeuron):
         v = p["alpha"] * state["v"] + current - theta * state["s"]
         return prims.fire(v - theta), {"v": v, "d": d}
 
+    def weight_matrices(self) -> list[Tensor]:
+        return [self.dense.weight]
+
+    def step_synapses(self, x_t: Tensor, state: dict[str, Tensor], p: dict[str, Any]) -> list[tuple[Tensor, Tensor]]:
+        # the seed's step: the dense layer over [x (; s[t−1]); zero padding] (the padding multiplies zeros)
+        parts = [x_t, state["s"]] if self.is_recurrent else [x_t]
+        return [(torch.cat([*parts, x_t.new_zeros(*x_t.shape[:-1], self.pad)], -1), self.dense.weight)]
+
     # --- deployment: the same arithmetic in the same order, with a hard spike ---------------------
 
     def deploy_tensors(self) -> dict[str, Tensor]:

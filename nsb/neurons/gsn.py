@@ -56,6 +56,12 @@ class GSN(DenseNeuron):
         c = u * state["c"] + (1 - u) * (gc + rc)
         return prims.fire(c - self.options.threshold), {"c": c}
 
+    def weight_matrices(self) -> list[Tensor]:
+        return [self.weight_x, self.weight_h]
+
+    def step_synapses(self, x_t: Tensor, state: dict[str, Tensor], p: dict[str, Any]) -> list[tuple[Tensor, Tensor]]:
+        return [(x_t, self.weight_x), (state["s"], self.weight_h)]  # [W_u; W_c]·x[t], [U_u; U_c]·h[t−1]
+
     # --- deployment: the same arithmetic in the same order, with a hard spike ---------------------
 
     def deploy_tensors(self) -> dict[str, Tensor]:

@@ -91,6 +91,19 @@ class LTC(DenseNeuron):
         s = prims.fire(v - threshold)
         return s, {"v": (1 - s) * v, "b": b}
 
+    def weight_matrices(self) -> list[Tensor]:
+        rec = [self.recurrent.weight] if isinstance(self.recurrent, nn.Linear) else []
+        return [self.gate_m.weight, self.gate_a.weight, *rec]
+
+    def step_synapses(self, x_t: Tensor, state: dict[str, Tensor], p: dict[str, Any]) -> list[tuple[Tensor, Tensor]]:
+        # the seed's step: x̃ = x + W_rec·s (recurrent), L_m([x̃; v]), L_a([x̃; b])
+        products = []
+        if isinstance(self.recurrent, nn.Linear):
+            products.append((state["s"], self.recurrent.weight))
+            x_t = x_t + F.linear(state["s"], self.recurrent.weight, self.recurrent.bias)
+        return products + [(torch.cat([x_t, state["v"]], -1), self.gate_m.weight),
+                           (torch.cat([x_t, state["b"]], -1), self.gate_a.weight)]
+
     # --- deployment: the same arithmetic in the same order, with a hard spike ---------------------
 
     def deploy_tensors(self) -> dict[str, Tensor]:
