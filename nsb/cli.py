@@ -519,10 +519,11 @@ def mackey_glass(
 
 @app.command()
 def reproduce(
-    table: str = typer.Argument(..., help="neurons or rules (the seed's neuron and learning-rule tables)."),
+    table: str = typer.Argument(..., help="neurons, rules or architectures (the seed's neuron, learning-rule and "
+                               "architecture tables)."),
     rows: list[str] = typer.Option([], "--rows", "-r", help="Only these rows, e.g. --rows lif --rows alif."),
     columns: list[str] = typer.Option([], "--columns", "-c", help="Only these columns: ptb-ff, ptb-rec, psmnist-ff, "
-                                      "psmnist-rec, ba-ff, ba-rec."),
+                                      "psmnist-rec, ba-ff, ba-rec (architectures: ptb, psmnist, ba)."),
     budget: str = typer.Option("short", help="full (the seed's schedule) or short (a CPU schedule that shows the "
                                "ordering early)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N for every cell."),
