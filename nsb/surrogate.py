@@ -78,6 +78,15 @@ class Surrogate(nn.Module):
         """
         return self
 
+    def keep_mask(self, shape: torch.Size, like: Tensor) -> Tensor | None:
+        """A noisy spike's draw for one sequence (1: spike, 0: pass the smooth value), or None."""
+        return None
+
+    @property
+    def noisy(self) -> bool:
+        """Whether this call's spikes may be real values (a noisy spike in training)."""
+        return False
+
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
 
@@ -154,11 +163,21 @@ class ASGL(Surrogate):
     def grad(self, u: Tensor) -> Tensor:
         return (u.abs() < self.alpha / 2).to(u.dtype)
 
-    def sequence_fire(self, shape: torch.Size, like: Tensor) -> Fire:
+    @property
+    def noisy(self) -> bool:
+        return self.training and float(self.noise_rate) > 0
+
+    def keep_mask(self, shape: torch.Size, like: Tensor) -> Tensor | None:
+        """In training, M ~ Bernoulli(1 − p) per (sample, neuron), drawn once per sequence; the fused kernels
+        take the same draw (nsb.kernels.fused), so both paths consume the generator alike."""
         if not self.training:
+            return None
+        return (torch.rand(shape, device=like.device) >= float(self.noise_rate)).to(like.dtype)
+
+    def sequence_fire(self, shape: torch.Size, like: Tensor) -> Fire:
+        mask = self.keep_mask(shape, like)
+        if mask is None:
             return self
-        keep = torch.rand(shape, device=like.device) >= float(self.noise_rate)
-        mask = keep.to(like.dtype)
         a = self.alpha
 
         def fire(u: Tensor) -> Tensor:

@@ -64,14 +64,35 @@ def assert_kernels_equal_loop(m, x, state=None):
 
 @pytest.mark.parametrize("name,recurrent,choices", neuron_cases(), ids=case_id)
 def test_every_neuron_and_option_through_the_kernels(name, recurrent, choices):
-    own = NEURONS[name].surrogate  # a neuron whose spike function is its own (asgl_lif)
-    if own and own not in SURROGATE_IDS:
-        pytest.skip(f"{name} spikes through '{own}', which has no kernel (the PyTorch loop trains it); its op is "
-                    f"{NEURONS[name].op.name}, tested here through the other neurons of that op")
-    m = layer(name, recurrent, v_rest=-0.1, **choices) if "v_rest" in NEURONS[name].options else \
-        layer(name, recurrent, **choices)
+    own = NEURONS[name].surrogate  # a neuron whose spike function is its own (asgl_lif: noisy in training)
+    assert not own or own in SURROGATE_IDS, f"{name} spikes through '{own}', which has no kernel"
+    extra = {"surrogate": own} if own else {}
+    m = layer(name, recurrent, v_rest=-0.1, **extra, **choices) if "v_rest" in NEURONS[name].options else \
+        layer(name, recurrent, **extra, **choices)
     g = torch.Generator().manual_seed(0)
     assert_kernels_equal_loop(m, torch.rand(T, B, N, generator=g) * 0.9 - 0.15)
+
+
+@pytest.mark.parametrize("recurrent", [False, True], ids=["ff", "recurrent"])
+@pytest.mark.parametrize("truncate", [0, 10], ids=["stbp", "tstbp"])
+def test_asgl_noisy_spike_trains_through_the_kernels(recurrent, truncate):
+    """ASGL in training: a fraction p of the neurons, drawn once per sequence (T-STBP's chunks share the draw),
+    pass r(u) = clamp(u + a/2, 0, a) instead of a spike; the kernels take the loop's draw and its arithmetic
+    (feed-forward: bit for bit; recurrent: the real values enter W_rec·s, summed in the kernel's order)."""
+    m = layer("asgl_lif", recurrent, surrogate="asgl")
+    m.surrogate.noise_rate.fill_(0.4)
+    m.policy = GradPolicy(truncate=truncate)
+    m.train()
+    g = torch.Generator().manual_seed(5)
+    x = torch.rand(T, B, N, generator=g) * 0.9 - 0.15
+    torch.manual_seed(7)
+    s, _ = fused_forward(m, x, m.initial_state(x[0]), device="cpu")
+    soft = (s != 0) & (s != 1)
+    assert soft.any() and (s == 1).any(), "the case must have noisy neurons and spikes"
+    # the draw is per (sample, neuron) for the whole sequence: a neuron that passed r(u) once never spiked
+    noisy = soft.any(0)
+    assert not ((s == 1) & noisy).any()
+    assert_kernels_equal_loop(m, x)
 
 
 @pytest.mark.parametrize("surrogate", SURROGATES)

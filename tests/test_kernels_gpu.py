@@ -38,7 +38,19 @@ def check(neuron, dtype=torch.float32):
 
 @pytest.mark.parametrize("name,recurrent,choices", neuron_cases(), ids=case_id)
 def test_every_neuron_and_option_on_the_gpu(name, recurrent, choices):
-    check(layer(name, recurrent, **choices))
+    from nsb.neurons import NEURONS
+
+    own = NEURONS[name].surrogate  # ASGL-LIF spikes through its own (noisy in training) surrogate
+    check(layer(name, recurrent, **({"surrogate": own} if own else {}), **choices))
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_asgl_noisy_spike_on_the_gpu(recurrent):
+    """ASGL in training: the kernels take the loop's per-(sample, neuron) draw; noisy neurons pass r(u)."""
+    neuron = layer("asgl_lif", recurrent, surrogate="asgl")
+    neuron.surrogate.noise_rate.fill_(0.4)
+    neuron.train()
+    check(neuron)
 
 
 @pytest.mark.parametrize("surrogate", SURROGATES)

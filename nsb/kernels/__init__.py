@@ -12,5 +12,5 @@ from __future__ import annotations
 
 #: surrogate ids of nsb_math.cuh's ``surrogate_grad``, by nsb/surrogate.py's registry names
 SURROGATE_IDS = {"rectangle": 0, "triangle": 1, "sigmoid": 2, "multigauss": 3, "atan": 4, "fast_sigmoid": 5,
-                 "superspike": 5}
+                 "superspike": 5, "asgl": 6}  # asgl: its noisy training spike's clamp (in eval: rectangle, as ASGL.grad)
 SEGMENT = 16  # kSegment in neuron_kernels.cuh: steps between state checkpoints

@@ -15,7 +15,7 @@ _P = ctypes.c_void_p
 
 
 class Attributes(ctypes.Structure):
-    _fields_ = [("f", ctypes.c_float * MAX_FLOATS), ("e", ctypes.c_int * MAX_CHOICES)]
+    _fields_ = [("f", ctypes.c_float * MAX_FLOATS), ("e", ctypes.c_int * MAX_CHOICES), ("soft", ctypes.c_float)]
 
 
 class SurrogateSpec(ctypes.Structure):
@@ -25,7 +25,7 @@ class SurrogateSpec(ctypes.Structure):
 class KernelArgs(ctypes.Structure):
     _fields_ = [("inputs", _P * MAX_INPUTS), ("rows", _P * MAX_ROWS), ("row_count", ctypes.c_int), ("t0", _P),
                 ("t_out", _P), ("state_in", _P * MAX_STATES), ("state_out", _P * MAX_STATES),
-                ("checkpoints", _P * MAX_STATES), ("attrs", Attributes)]
+                ("checkpoints", _P * MAX_STATES), ("attrs", Attributes), ("keep", _P)]
 
 
 class GradArgs(ctypes.Structure):

@@ -57,13 +57,23 @@ def compare_with_loop(neuron, x: Tensor, *, device: str, state=None, rtol: float
     through the PyTorch loop; the first mismatch, or what agreed."""
     half = x.dtype in (torch.float16, torch.bfloat16)
     state = neuron.initial_state(x[0]) if state is None else state
-    s1, f1, g1 = _run(neuron, x, state, True, device)
-    s2, f2, g2 = _run(neuron, x.float() if half else x, tuple(t.float() if t.is_floating_point() else t for t in state),
-                      False, device)
+    # a noisy spike (ASGL in training) draws its mask from the generator: both paths get the same draws
+    cuda = [x.device] if x.is_cuda else []
+    with torch.random.fork_rng(devices=cuda):
+        seed = int(torch.randint(0, 2**62, (1,)))
+        torch.manual_seed(seed)
+        s1, f1, g1 = _run(neuron, x, state, True, device)
+        torch.manual_seed(seed)
+        s2, f2, g2 = _run(neuron, x.float() if half else x,
+                          tuple(t.float() if t.is_floating_point() else t for t in state), False, device)
     s1 = s1.float()
-    agree = float((s1 == s2).float().mean())
+    # ASGL's noisy neurons emit real values r(u), as exact as u: an op whose step has a sigmoid (each runtime's
+    # own exp) or a recurrent sum (the kernel's order) gives them to rounding, not bit for bit
+    noisy = neuron.surrogate.noisy
+    same = (s1 - s2).abs() <= rtol * (s2.abs() + 1.0) if noisy else s1 == s2
+    agree = float(same.float().mean())
     if half:  # storage rounding: spikes nearly all agree, ∂L/∂x within the storage's precision
-        samples = (s1 == s2).all(0).reshape(s1.shape[1], -1).all(-1)
+        samples = same.all(0).reshape(s1.shape[1], -1).all(-1)
         gx1, gx2 = g1[0][2][:, samples].float(), g2[0][2][:, samples].float()
         error = float((gx1 - gx2).norm() / gx2.norm().clamp_min(1e-12)) if samples.any() else 0.0
         ok = agree >= 0.999 and error < HALF_GRAD_TOLERANCE
@@ -71,11 +81,11 @@ def compare_with_loop(neuron, x: Tensor, *, device: str, state=None, rtol: float
                               f"{int(samples.sum())} samples whose spikes all agree" +
                               ("" if ok else f" (needs ≥ 99.9 % and < {HALF_GRAD_TOLERANCE:g})"))
     recurrent = neuron.recurrent is not None
-    if not recurrent and not torch.equal(s1, s2):
-        return Comparison(False, _first(s1, s2, s1 != s2, "spikes"))
+    if not recurrent and not bool(same.all()):
+        return Comparison(False, _first(s1, s2, ~same, "spikes"))
     if recurrent and agree < 0.9999:
-        return Comparison(False, _first(s1, s2, s1 != s2, f"spikes (agreement {agree:.4%})"))
-    samples = (s1 == s2).all(0).reshape(s1.shape[1], -1).all(-1)
+        return Comparison(False, _first(s1, s2, ~same, f"spikes (agreement {agree:.4%})"))
+    samples = same.all(0).reshape(s1.shape[1], -1).all(-1)
     for name, (a, b) in zip(neuron.state_names, zip(f1, f2)):
         if not a.is_floating_point():
             continue

@@ -41,6 +41,7 @@ class Config:
     alpha: float
     detach_reset: bool
     device: str                               # "cuda", "cpu" (the CPU training kernels) or "cpu_reference"
+    keep: Tensor | None = None                # ASGL in training: the sequence's draw [n] (float32), else None
 
 
 def _f32(t: Tensor) -> Tensor:
@@ -148,6 +149,7 @@ class FusedOp(torch.autograd.Function):
         abi.fill(args.state_out, finals)
         abi.fill(args.checkpoints, ckpts)
         args.attrs = abi.attributes(op, values)
+        _noise(args, config)
         rec = abi.RecurrentArgs()
         currents, seq = None, []
         if op.recurrent:
@@ -206,6 +208,7 @@ class FusedOp(torch.autograd.Function):
         abi.fill(args.state_in, states)
         abi.fill(args.checkpoints, ckpts)
         args.attrs = abi.attributes(op, ctx.values)
+        _noise(args, config)
         grads = abi.GradArgs()
         abi.fill(grads.grad_state_out, grad_out)
         abi.fill(grads.grad_state_in, grad_in_states)
@@ -250,24 +253,36 @@ class FusedOp(torch.autograd.Function):
         return tuple(out)
 
 
+def _noise(args: abi.KernelArgs, config: Config) -> None:
+    """ASGL's noisy spike in training: its width and the sequence's draw (nsb_math.cuh's ``fire``)."""
+    if config.keep is not None:
+        args.attrs.soft = config.alpha
+        args.keep = config.keep.data_ptr()
+
+
 def fused_forward(neuron, x: Tensor, state: tuple[Tensor, ...], device: str | None = None) -> tuple[Tensor, tuple]:
     """A layer's forward through the kernels; ``state`` is its full state (the op's states, in order).
 
     T-STBP (``policy.truncate = K``) runs the kernels on K-step chunks, each from the previous one's
     final state detached: the loop's cut of the state's gradient every K steps, with the same values."""
+    # drawn here, where the loop draws it (once per sequence, T-STBP's chunks included), so both consume the
+    # generator alike and a seed gives the same noise on either path
+    mask = neuron.surrogate.keep_mask(x.shape[1:], x)
+    keep = None if mask is None else mask.reshape(-1).float().contiguous()
     k = neuron.policy.truncate
     if k and x.shape[0] > k:
         spikes = []
         for t0 in range(0, x.shape[0], k):
             if t0:
                 state = tuple(t.detach() if t.is_floating_point() else t for t in state)
-            s, state = _fused_chunk(neuron, x[t0:t0 + k], state, device)
+            s, state = _fused_chunk(neuron, x[t0:t0 + k], state, device, keep)
             spikes.append(s)
         return torch.cat(spikes), state
-    return _fused_chunk(neuron, x, state, device)
+    return _fused_chunk(neuron, x, state, device, keep)
 
 
-def _fused_chunk(neuron, x: Tensor, state: tuple[Tensor, ...], device: str | None) -> tuple[Tensor, tuple]:
+def _fused_chunk(neuron, x: Tensor, state: tuple[Tensor, ...], device: str | None,
+                 keep: Tensor | None = None) -> tuple[Tensor, tuple]:
     op = neuron.op
     attributes, inputs = neuron.folded()
     learned = tuple(k for k in op.float_attributes if isinstance(attributes[k], Tensor) and attributes[k].requires_grad)
@@ -284,8 +299,11 @@ def _fused_chunk(neuron, x: Tensor, state: tuple[Tensor, ...], device: str | Non
 
             raise NsbError(f"{neuron.decl.name} was built for {rows} steps (its per-step inputs have one row per step) "
                            f"but steps {start + 1} to {start + x.shape[0]} were requested; set the model's time_steps")
-    config = Config(op, fixed, learned, start, neuron.surrogate.name, float(neuron.surrogate.alpha),
-                    neuron.policy.detach_reset, device or ("cuda" if x.is_cuda else "cpu"))
+    surrogate = neuron.surrogate.name
+    if surrogate == "asgl" and keep is None:  # outside training ASGL is the exact spike with ASGL.grad
+        surrogate = "rectangle"
+    config = Config(op, fixed, learned, start, surrogate, float(neuron.surrogate.alpha),
+                    neuron.policy.detach_reset, device or ("cuda" if x.is_cuda else "cpu"), keep)
     tensors = [attributes[k] for k in learned]
     tensors += [inputs[k] for k in (*op.inputs, *op.step_inputs)]
     if neuron.recurrent is not None:

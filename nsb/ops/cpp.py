@@ -94,7 +94,7 @@ class _Cpp(Emitter):
         elif node.kind == "sigmoid":
             expr = f"nsb::sigmoid({args[0]})"
         else:  # fire, with the node's spike test
-            expr = f"nsb::fire({args[0]}, a.e[{self.spike_test}])"
+            expr = f"nsb::fire({args[0]}, a.e[{self.spike_test}], a.soft, keep)"
         slot = self.slots[node.id] = len(self.slots)
         self.lines.append(f"n[{slot}] = {expr};")
         return f"n[{slot}]"
@@ -105,8 +105,8 @@ def _values_function(index: int, step: Step) -> tuple[list[str], _Cpp]:
     emitter.names = emitter.walk()
     lines = [f"    // variant {index}: {_variant_text(step)}",
              f"    NSB_HD static void values{index}(Attributes const& a, float x, float const* st, float const* in, "
-             "float const* row, float* n) {",
-             "        (void)x; (void)st; (void)in; (void)row;",
+             "float const* row, float* n, float keep) {",
+             "        (void)x; (void)st; (void)in; (void)row; (void)keep;",
              *(f"        {line}" for line in emitter.lines), "    }"]
     return lines, emitter
 
@@ -236,15 +236,17 @@ def op_header(op: Op, where: str) -> str:
     for lines, _ in functions:
         out += lines
     out += ["",
-            "    // one step: st holds the states before it and receives them after; returns the spike",
-            "    NSB_HD static float step(Attributes const& a, float x, float* st, float const* in, float const* row) {",
+            "    // one step: st holds the states before it and receives them after; returns the spike (keep: the",
+            "    // neuron's ASGL draw in training, nsb_math.cuh's fire)",
+            "    NSB_HD static float step(Attributes const& a, float x, float* st, float const* in, float const* row,",
+            "                             float keep = 1.0f) {",
             "        float n[kValues];",
             "        switch (variant(a)) {"]
     for index, (_, emitter) in enumerate(functions):
         step = emitter.step
         news = [emitter.names[step.new_states[s].id] for s in op.element_states]
         out.append(f"        case {index}:")
-        out.append(f"            values{index}(a, x, st, in, row, n);")
+        out.append(f"            values{index}(a, x, st, in, row, n, keep);")
         out += [f"            {{ const float next[] = {{{', '.join(news)}}};",
                 f"              for (int k = 0; k < kStates; ++k) st[k] = next[k]; }}",
                 f"            return st[{len(op.element_states) - 1}];"]
@@ -255,13 +257,13 @@ def op_header(op: Op, where: str) -> str:
             "float const* row,",
             "                                float g_spike, float* g_st, float& g_x, float* g_in, float* g_row, "
             "float* g_attr,",
-            "                                SurrogateSpec const& sg) {",
+            "                                SurrogateSpec const& sg, float keep = 1.0f) {",
             "        (void)g_in; (void)g_row; (void)g_attr; (void)sg;",
             "        float n[kValues];",
             "        switch (variant(a)) {"]
     for index, (_, emitter) in enumerate(functions):
         out.append(f"        case {index}: {{")
-        out.append(f"            values{index}(a, x, st, in, row, n);")
+        out.append(f"            values{index}(a, x, st, in, row, n, keep);")
         out += _backward_lines(emitter.step, emitter, " " * 12)
         out += ["            return;", "        }"]
     out += ["        default:", "            g_x = quiet_nan();", "        }", "    }"]
@@ -279,13 +281,13 @@ def _cpu_variant_lines(op: Op, functions: list[tuple[list[str], _Cpp]]) -> list[
            f"    static constexpr int kVariants = {len(functions)};",
            "    template <int V>",
            "    static inline float step_at(Attributes const& a, float x, float* st, float const* in, "
-           "float const* row) {",
+           "float const* row, float keep = 1.0f) {",
            "        float n[kValues];"]
     for index, (_, emitter) in enumerate(functions):
         step = emitter.step
         news = [emitter.names[step.new_states[s].id] for s in op.element_states]
         out += [f"        {'if' if index == 0 else 'else if'} constexpr (V == {index}) {{",
-                f"            values{index}(a, x, st, in, row, n);",
+                f"            values{index}(a, x, st, in, row, n, keep);",
                 f"            const float next[] = {{{', '.join(news)}}};",
                 "            for (int k = 0; k < kStates; ++k) st[k] = next[k];",
                 f"            return st[{len(op.element_states) - 1}];", "        }"]
@@ -295,14 +297,14 @@ def _cpu_variant_lines(op: Op, functions: list[tuple[list[str], _Cpp]]) -> list[
             "float const* row,",
             "                                   float g_spike, float* g_st, float& g_x, float* g_in, float* g_row, "
             "float* g_attr,",
-            "                                   SurrogateSpec const& sg, Grad const& grad) {",
+            "                                   SurrogateSpec const& sg, Grad const& grad, float keep = 1.0f) {",
             "        (void)g_in; (void)g_row; (void)g_attr; (void)sg; (void)grad;",
             "        float n[kValues];"]
     for index, (_, emitter) in enumerate(functions):
         lines = _backward_lines(emitter.step, emitter, " " * 12)
         lines = [line.replace("nsb::surrogate_grad(sg.id, sg.alpha, ", "grad(") for line in lines]
         out += [f"        {'if' if index == 0 else 'else if'} constexpr (V == {index}) {{",
-                f"            values{index}(a, x, st, in, row, n);", *lines, "        }"]
+                f"            values{index}(a, x, st, in, row, n, keep);", *lines, "        }"]
     out += ["        else { (void)n; g_x = quiet_nan(); }", "    }", "#endif  // NSB_CPU_KERNELS"]
     return out
 

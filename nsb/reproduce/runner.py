@@ -139,7 +139,11 @@ def train_cell(cell: Cell, out: Path, budget: str, device: str, data_root: Path 
     timing = out / cell.name / "reproduce.json"
     if done.returncode == 0 and timing.parent.is_dir():
         previous = json.loads(timing.read_text())["seconds"] if timing.is_file() else 0.0
-        timing.write_text(json.dumps({"seconds": previous + elapsed, "threads": threads}))
+        from nsb.train import resolve_device
+
+        # the device it ran on, not the flag: "auto" says nothing in a report read on another machine
+        timing.write_text(json.dumps({"seconds": previous + elapsed, "threads": threads,
+                                      "device": str(resolve_device(device))}))
     row = result(cell, out, budget)
     if done.returncode != 0:
         tail = (out / f"{cell.name}.log").read_text().strip().splitlines()[-1:] or ["(no output)"]
@@ -177,10 +181,10 @@ def result(cell: Cell, out: Path, budget: str) -> dict[str, Any]:
     if cell.table == "architectures" and cell.column == "ba" and ran_steps:  # the T it ran at (--set may change it)
         row["label"] = f"{table_columns(cell.table)[cell.column][0]} (T = {ran_steps:,})"
     row["seed"] = parsed.get("seed")
-    row["device"] = parsed.get("train", {}).get("device")
     timing = run / "reproduce.json"
-    row["seconds"] = json.loads(timing.read_text())["seconds"] if timing.is_file() else sum(
-        h.get("seconds", 0.0) for h in history)
+    ran = json.loads(timing.read_text()) if timing.is_file() else {}
+    row["device"] = ran.get("device") or parsed.get("train", {}).get("device")
+    row["seconds"] = ran["seconds"] if "seconds" in ran else sum(h.get("seconds", 0.0) for h in history)
     return row
 
 

@@ -97,6 +97,7 @@ void with_surrogate(SurrogateSpec const& sg, F const& f) {
     case kTriangle: f(Grad<kTriangle>{sg.alpha}); return;
     case kAtan: f(Grad<kAtan>{sg.alpha}); return;
     case kFastSigmoid: f(Grad<kFastSigmoid>{sg.alpha}); return;
+    case kAsgl: f(Grad<kAsgl>{sg.alpha}); return;
     default: f(AnyGrad{sg.id, sg.alpha}); return;  // sigmoid, multigauss: expf, scalar either way
     }
 }
@@ -116,7 +117,9 @@ void forward_block(long i0, int w, const float* __restrict__ x, float* __restric
     float st[Op::kStates][kBlock];
     float in[Dim<Op::kInputs>::value][kBlock];
     int col[kBlock];
+    float keep[kBlock];  // ASGL's draw in training (1 otherwise)
     for (int q = 0; q < w; ++q) col[q] = static_cast<int>((i0 + q) % neurons);
+    for (int q = 0; q < w; ++q) keep[q] = a.keep != nullptr ? a.keep[i0 + q] : 1.0f;
     for (int k = 0; k < Op::kStates; ++k)
         for (int q = 0; q < w; ++q) st[k][q] = a.state_in[k][i0 + q];
     for (int k = 0; k < Op::kInputs; ++k)
@@ -146,7 +149,7 @@ void forward_block(long i0, int w, const float* __restrict__ x, float* __restric
             for (int k = 0; k < Op::kStates; ++k) e[k] = st[k][q];
             for (int k = 0; k < Op::kInputs; ++k) ein[k] = in[k][q];
             for (int k = 0; k < Op::kRows; ++k) erow[k] = row[k][q];
-            savedst[q] = Op::template step_at<V>(attrs, xt[q], e, ein, erow);
+            savedst[q] = Op::template step_at<V>(attrs, xt[q], e, ein, erow, keep[q]);
             for (int k = 0; k < Op::kStates; ++k) st[k][q] = e[k];
         }
     }
@@ -163,7 +166,9 @@ void backward_block(long i0, int w, const float* __restrict__ x, const float* __
     constexpr int S = Op::kStates, I = Dim<Op::kInputs>::value, R = Dim<Op::kRows>::value;
     constexpr int F = Dim<Op::kFloats>::value;
     int col[kBlock];
+    float keep[kBlock];
     for (int q = 0; q < w; ++q) col[q] = static_cast<int>((i0 + q) % neurons);
+    for (int q = 0; q < w; ++q) keep[q] = a.keep != nullptr ? a.keep[i0 + q] : 1.0f;
     float in[I][kBlock];
     for (int k = 0; k < Op::kInputs; ++k)
         for (int q = 0; q < w; ++q) in[k][q] = a.inputs[k][col[q]];
@@ -199,7 +204,7 @@ void backward_block(long i0, int w, const float* __restrict__ x, const float* __
                 for (int k = 0; k < S; ++k) sv[k * kBlock + q] = e[k] = st[k][q];
                 for (int k = 0; k < Op::kInputs; ++k) ein[k] = in[k][q];
                 for (int k = 0; k < Op::kRows; ++k) erow[k] = row[k][q];
-                Op::template step_at<V>(attrs, xt[q], e, ein, erow);
+                Op::template step_at<V>(attrs, xt[q], e, ein, erow, keep[q]);
                 for (int k = 0; k < S; ++k) st[k][q] = e[k];
             }
         }
@@ -221,7 +226,7 @@ void backward_block(long i0, int w, const float* __restrict__ x, const float* __
                 for (int k = 0; k < F; ++k) egattr[k] = gattr[k][q];
                 float gx = 0.0f;
                 Op::template backward_at<V>(attrs, x[at + q], before, ein, erow, grad_s[at + q], e, gx, egin, grow,
-                                            egattr, sg, grad);
+                                            egattr, sg, grad, keep[q]);
                 grad_x[at + q] = gx;
                 for (int k = 0; k < S; ++k) gst[k][q] = e[k];
                 for (int k = 0; k < I; ++k) gin[k][q] = egin[k];
@@ -348,13 +353,15 @@ void recurrent_forward_block(int b0, int nb, const float* wt, bool skip_zeros, c
                 seq_t[k] = r.currents != nullptr ? r.states_seq[k] + at0 : scratch + (k + 1) * N;
             float* s_t = s + at0;
             const float* x_t = x + at0;
+            const float* keep_b = a.keep != nullptr ? a.keep + (b0 + bb) * N : nullptr;  // ASGL in training
             for (int j = 0; j < neurons; ++j) {
                 const float current = add(x_t[j], add(recb[j], bias[j]));  // x + (W·s + b), as nn.Linear adds
                 float e[S], ein[I], erow[R];
                 for (int k = 0; k < S; ++k) e[k] = stb[k * N + j];
                 for (int k = 0; k < Op::kInputs; ++k) ein[k] = in[k * N + j];
                 for (int k = 0; k < Op::kRows; ++k) erow[k] = rows_t[k][j];
-                const float out = Op::template step_at<V>(attrs, current, e, ein, erow);
+                const float out = Op::template step_at<V>(attrs, current, e, ein, erow,
+                                                          keep_b != nullptr ? keep_b[j] : 1.0f);
                 for (int k = 0; k < S; ++k) stb[k * N + j] = e[k];
                 cur_t[j] = current;
                 for (int k = 0; k < S - 1; ++k) seq_t[k][j] = e[k];
@@ -410,6 +417,7 @@ void recurrent_backward_block(int b0, int nb, bool skip_zeros, const float* __re
             const float* before_t[S];  // the states before step t: step t − 1's recorded ones, or the initial ones
             for (int k = 0; k < S - 1; ++k) before_t[k] = t > 0 ? r.states_seq[k] + at0 - n : a.state_in[k] + base;
             before_t[spike] = t > 0 ? s + at0 - n : a.state_in[spike] + base;
+            const float* keep_b = a.keep != nullptr ? a.keep + base : nullptr;
             for (int j = 0; j < neurons; ++j) {
                 float before[S], e[S], ein[I], erow[R];
                 float sgin[I] = {}, sgattr[F] = {}, grow[R] = {};
@@ -419,7 +427,7 @@ void recurrent_backward_block(int b0, int nb, bool skip_zeros, const float* __re
                 for (int k = 0; k < Op::kRows; ++k) erow[k] = rows_t[k][j];
                 float gx = 0.0f;
                 Op::template backward_at<V>(attrs, r.currents[at0 + j], before, ein, erow, grad_s[at0 + j] + cb[j], e,
-                                            gx, sgin, grow, sgattr, sg, grad);
+                                            gx, sgin, grow, sgattr, sg, grad, keep_b != nullptr ? keep_b[j] : 1.0f);
                 for (int k = 0; k < S; ++k) gstb[k * N + j] = e[k];
                 for (int k = 0; k < Op::kInputs; ++k) ginb[k * N + j] += sgin[k];
                 for (int k = 0; k < Op::kFloats; ++k) gattrb[k * N + j] += sgattr[k];

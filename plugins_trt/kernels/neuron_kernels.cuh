@@ -37,7 +37,10 @@ struct KernelArgs {
     float* state_out[kMaxStates];       // [n] each
     float* checkpoints[kMaxStates];     // [ceil(T / kSegment), n] each, or null (inference)
     Attributes attrs;
+    const float* keep;                  // ASGL in training: [n], 1 spikes, 0 passes r(u); null: every neuron spikes
 };
+
+NSB_HD float keep_of(const KernelArgs& a, long i) { return a.keep != nullptr ? a.keep[i] : 1.0f; }
 
 // What a backward kernel writes: gradients into the initial states, per-(sample, neuron) partial sums
 // for the per-neuron inputs and float attributes (the caller reduces them over the batch, so no
@@ -75,6 +78,7 @@ NSB_HD void forward_thread(long i, const T* __restrict__ x, T* __restrict__ s, c
     for (int k = 0; k < Op::kInputs; ++k) in[k] = a.inputs[k][j];
     float st[Op::kStates];
     for (int k = 0; k < Op::kStates; ++k) st[k] = a.state_in[k][i];
+    const float keep = keep_of(a, i);
     const int start = first_row<Op>(a);
     if (Op::kRows > 0) {
         if (i == 0 && a.t_out != nullptr) a.t_out[0] = a.t0[0] + static_cast<float>(steps);
@@ -92,7 +96,7 @@ NSB_HD void forward_thread(long i, const T* __restrict__ x, T* __restrict__ s, c
         if (a.checkpoints[0] != nullptr && t % kSegment == 0)
             for (int k = 0; k < Op::kStates; ++k) a.checkpoints[k][static_cast<long>(t / kSegment) * n + i] = st[k];
         for (int k = 0; k < Op::kRows; ++k) row[k] = a.rows[k][static_cast<long>(start + t) * neurons + j];
-        store(s, static_cast<long>(t) * n + i, Op::step(a.attrs, xt, st, in, row));
+        store(s, static_cast<long>(t) * n + i, Op::step(a.attrs, xt, st, in, row, keep));
     }
     for (int k = 0; k < Op::kStates; ++k) a.state_out[k][i] = st[k];
 }
@@ -104,6 +108,7 @@ NSB_HD void backward_thread(long i, const T* __restrict__ x, const T* __restrict
                             const KernelArgs& a, const GradArgs& g, int steps, long n, int neurons) {
     if (i >= n) return;
     const int j = static_cast<int>(i % neurons);
+    const float keep = keep_of(a, i);
     float in[Op::kInputs > 0 ? Op::kInputs : 1];
     for (int k = 0; k < Op::kInputs; ++k) in[k] = a.inputs[k][j];
     float gst[Op::kStates];
@@ -126,7 +131,7 @@ NSB_HD void backward_thread(long i, const T* __restrict__ x, const T* __restrict
                 for (int k = 0; k < Op::kStates; ++k) saved[q][k] = st[k];
                 xs[q] = load(x, static_cast<long>(t0 + q) * n + i);
                 for (int k = 0; k < Op::kRows; ++k) row[k] = a.rows[k][static_cast<long>(start + t0 + q) * neurons + j];
-                Op::step(a.attrs, xs[q], st, in, row);
+                Op::step(a.attrs, xs[q], st, in, row, keep);
             }
         }
 #pragma unroll
@@ -137,7 +142,7 @@ NSB_HD void backward_thread(long i, const T* __restrict__ x, const T* __restrict
                 float gx = 0.0f;
                 float grow[Op::kRows > 0 ? Op::kRows : 1] = {};
                 Op::backward(a.attrs, xs[q], saved[q], in, row, load(grad_s, at), gst, gx, gin, grow, gattr,
-                             g.surrogate);
+                             g.surrogate, keep);
                 store(grad_x, at, gx);
                 for (int k = 0; k < Op::kRows; ++k) g.grad_rows[k][at] = grow[k];
             }
@@ -189,7 +194,7 @@ NSB_HD void recurrent_forward_sample(int b, int first, int stride, float* shared
             for (int k = 0; k < Op::kRows; ++k) row[k] = in_range ? a.rows[k][static_cast<long>(start + t) * neurons + j] : 0.0f;
             float st[Op::kStates];
             for (int k = 0; k < Op::kStates; ++k) st[k] = a.state_out[k][i];
-            const float out = in_range ? Op::step(a.attrs, current, st, in, row) : 0.0f;
+            const float out = in_range ? Op::step(a.attrs, current, st, in, row, keep_of(a, i)) : 0.0f;
             if (!in_range)
                 for (int k = 0; k < Op::kStates; ++k) st[k] = quiet_nan();
             for (int k = 0; k < Op::kStates; ++k) a.state_out[k][i] = st[k];
@@ -250,7 +255,7 @@ NSB_HD void recurrent_backward_sample(int b, int first, int stride, float* share
             float grow[Op::kRows > 0 ? Op::kRows : 1] = {};
             float gx = 0.0f;
             Op::backward(a.attrs, r.currents[at], before, in, row, load(grad_s, at) + carry[j], gst, gx, gin, grow,
-                         gattr, g.surrogate);
+                         gattr, g.surrogate, keep_of(a, i));
             for (int k = 0; k < Op::kStates; ++k) g.grad_state_in[k][i] = gst[k];
             for (int k = 0; k < Op::kInputs; ++k) g.grad_inputs[k][i] += gin[k];
             for (int k = 0; k < Op::kFloats; ++k)

@@ -65,6 +65,17 @@ NSB_HD float sigmoid(float x) { return div(1.0f, add(1.0f, expf(-x))); }
 // u ≥ 0 (the seed's ASGL spike), as an op node's spike_test says (0: greater, 1: greater_equal).
 NSB_HD float fire(float u, int inclusive) { return (u > 0.0f || (inclusive && u == 0.0f)) ? 1.0f : 0.0f; }
 
+// The spike of a training step under ASGL's noisy spike (soft = its width a > 0; 0: the plain spike):
+// r(u) + (H(u) − r(u))·keep with r(u) = clamp(u + a/2, 0, a), keep ∈ {0, 1} drawn per (sample, neuron)
+// for the sequence. Each operation rounds as PyTorch's does, so keep = 1 gives r + (H − r), as the loop.
+NSB_HD float fire(float u, int inclusive, float soft, float keep) {
+    const float h = fire(u, inclusive);
+    if (!(soft > 0.0f)) return h;
+    float r = add(u, soft * 0.5f);
+    r = r < 0.0f ? 0.0f : (r > soft ? soft : r);
+    return add(r, mul(sub(h, r), keep));
+}
+
 // Surrogate derivatives, ids as in nsb/surrogate.py's registry order; alpha is the one width.
 enum Surrogate : int {
     kRectangle = 0,
@@ -73,6 +84,7 @@ enum Surrogate : int {
     kMultiGauss = 3,
     kAtan = 4,
     kFastSigmoid = 5,
+    kAsgl = 6,  // ASGL's training spike r(u) = clamp(u + a/2, 0, a): its derivative, ends included as clamp's
 };
 
 NSB_HD float gauss(float u, float mu, float sigma) {
@@ -105,6 +117,10 @@ NSB_HD float surrogate_grad(int id, float alpha, float u) {
     case kFastSigmoid: {
         const float d = 1.0f + fabsf(u) / alpha;
         return 1.0f / (d * d);
+    }
+    case kAsgl: {
+        const float z = add(u, alpha * 0.5f);
+        return (z >= 0.0f && z <= alpha) ? 1.0f : 0.0f;
     }
     default:
         return 0.0f;

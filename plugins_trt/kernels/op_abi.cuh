@@ -17,6 +17,7 @@ constexpr int kMaxChoices = 8;   // choice attributes
 struct Attributes {
     float f[kMaxFloats];
     int e[kMaxChoices];
+    float soft;  // training under ASGL's noisy spike: its width a (0, as a plugin leaves it: the plain spike)
 };
 
 struct SurrogateSpec {
