@@ -153,8 +153,13 @@ def test_cli_missing_data_is_one_line(tmp_path):
 
 
 def test_distributed_data_parallel_on_two_cpu_processes(tmp_path):
+    import socket
+
     torchrun = Path(sys.executable).with_name("torchrun")
-    args = [str(torchrun), "--nproc_per_node", "2", "--master_port", "29571", "-m", "nsb.cli", "train", "-q",
+    with socket.socket() as probe:  # a free port: a fixed one fails when another run (a second checkout) holds it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = [str(torchrun), "--nproc_per_node", "2", "--master_port", str(port), "-m", "nsb.cli", "train", "-q",
             *[a for s in SMALL for a in ("--set", s)], "--name", "ddp"]
     done = subprocess.run(args, cwd=tmp_path, capture_output=True, text=True, timeout=600,
                           env=dict(os.environ, OMP_NUM_THREADS="1"))
