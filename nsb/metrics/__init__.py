@@ -9,7 +9,7 @@ from nsb.metrics.accuracy import Accuracy
 from nsb.metrics.activation_sparsity import ActivationSparsity
 from nsb.metrics.base import Batch, WorkloadMetric
 from nsb.metrics.connection_sparsity import connection_sparsity
-from nsb.metrics.errors import MetricError
+from nsb.metrics.errors import MetricError, NothingToCount
 from nsb.metrics.footprint import footprint
 from nsb.metrics.harness import COMPLEXITY, STATIC, WORKLOAD, default_forward, measure
 from nsb.metrics.layers import activation_layers, connection_layers
@@ -23,7 +23,7 @@ from nsb.metrics.synaptic_operations import SynapticOperations
 
 __all__ = [
     "COMPLEXITY", "MSE", "R2", "SMAPE", "STATIC", "WORKLOAD", "Accuracy", "ActivationSparsity", "Batch",
-    "MembraneUpdates", "MetricError", "SynapticOperations", "WorkloadMetric", "activation_layers",
+    "MembraneUpdates", "MetricError", "NothingToCount", "SynapticOperations", "WorkloadMetric", "activation_layers",
     "connection_layers", "connection_sparsity", "default_forward", "footprint", "layer_ops", "measure",
     "parameter_count",
 ]

@@ -11,7 +11,7 @@ has the same length and no batch is dropped.
 from __future__ import annotations
 
 from nsb.metrics.base import Batch, WorkloadMetric
-from nsb.metrics.errors import MetricError
+from nsb.metrics.errors import NothingToCount
 
 
 class ActivationSparsity(WorkloadMetric):
@@ -24,13 +24,14 @@ class ActivationSparsity(WorkloadMetric):
 
     def update(self, batch: Batch) -> None:
         if not batch.activations:
-            raise MetricError("activation sparsity: the model has no activation layer (an nsb neuron, ReLU or "
-                              "Sigmoid module; functional calls are invisible), so there is nothing to count")
+            raise NothingToCount(
+                self.name, "activation sparsity: the model has no activation layer (an nsb neuron, ReLU or "
+                "Sigmoid module; functional calls are invisible), so there is nothing to count")
         for active, total in batch.spikes.values():
             self.active += active
             self.total += total
 
     def compute(self) -> float:
         if self.total == 0:
-            raise MetricError("activation sparsity: no activation layer was called during the run")
+            raise NothingToCount(self.name, "activation sparsity: no activation layer was called during the run")
         return (self.total - self.active) / self.total

@@ -11,7 +11,7 @@ chunks) counts its first step like any other.
 from __future__ import annotations
 
 from nsb.metrics.base import Batch, WorkloadMetric
-from nsb.metrics.errors import MetricError
+from nsb.metrics.errors import NothingToCount
 
 
 class MembraneUpdates(WorkloadMetric):
@@ -25,13 +25,14 @@ class MembraneUpdates(WorkloadMetric):
 
     def update(self, batch: Batch) -> None:
         if not batch.neurons:
-            raise MetricError("membrane updates: the model has no nsb spiking neuron; the metric counts neuron "
-                              "membranes, which ReLU/Sigmoid layers do not have")
+            raise NothingToCount(
+                self.name, "membrane updates: the model has no nsb spiking neuron; the metric counts neuron "
+                "membranes, which ReLU/Sigmoid layers do not have")
         self.updates += sum(batch.updates.values())
         self.seen = self.seen or bool(batch.updates)
         self.samples += batch.samples
 
     def compute(self) -> float:
         if not self.seen:
-            raise MetricError("membrane updates: no spiking neuron was called during the run")
+            raise NothingToCount(self.name, "membrane updates: no spiking neuron was called during the run")
         return self.updates / self.samples

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from nsb.metrics.errors import MetricError
+from nsb.metrics.errors import NothingToCount
 from nsb.metrics.harness import measure
 
 if TYPE_CHECKING:
@@ -34,21 +34,18 @@ def benchmark_metrics(model: nn.Module, batches: Iterable[Any], task: Task | str
     forward = kind.neurobench_forward(readout)
     kwargs = {"forward": forward} if forward is not None else {}
     batches = list(batches)
-    # a metric nsb cannot count for this model is reported as such, never as a number: synaptic operations
-    # inside a neuron (GSN), and activation sparsity and membrane updates of a model without neurons or
-    # activation modules (issue 17: the LSTM and Transformer references)
-    optional = {m.replace("_", " ") + ":": m for m in ("synaptic_operations", "activation_sparsity",
-                                                      "membrane_updates")}
+    # a metric this model has nothing for is reported as such, never as a number: activation sparsity and
+    # membrane updates of a model without neurons or activation modules (the LSTM and Transformer references)
+    optional = ("synaptic_operations", "activation_sparsity", "membrane_updates")
     skipped: dict[str, str] = {}
     while True:
         try:
             results = measure(model, batches, [m for m in metrics if m not in skipped], **kwargs)
             break
-        except MetricError as err:
-            metric = next((m for prefix, m in optional.items() if str(err).startswith(prefix)), None)
-            if metric is None or metric in skipped or metric not in metrics:
+        except NothingToCount as err:
+            if err.metric not in optional or err.metric in skipped or err.metric not in metrics:
                 raise
-            skipped[metric] = str(err)
+            skipped[err.metric] = str(err)
     results.update({m: {"not_measured": why} for m, why in skipped.items()})
     return {"format": "nsb-neurobench", "definitions": "NeuroBench 2.3 (docs/metrics.md lists nsb's differences)",
             "split": "test", **results}

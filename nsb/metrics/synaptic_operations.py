@@ -14,7 +14,7 @@ neuron, an LSTM cell, a full LSTM) counts at every step. Per-layer rules: :mod:`
 from __future__ import annotations
 
 from nsb.metrics.base import Batch, WorkloadMetric
-from nsb.metrics.errors import MetricError
+from nsb.metrics.errors import NothingToCount
 
 
 class SynapticOperations(WorkloadMetric):
@@ -31,8 +31,9 @@ class SynapticOperations(WorkloadMetric):
 
     def update(self, batch: Batch) -> None:
         if not batch.connections:
-            raise MetricError("synaptic operations: the model has no connection layer (Linear, Conv, RNN/LSTM/GRU "
-                              "or cell module; functional calls are invisible), so there is nothing to count")
+            raise NothingToCount(
+                self.name, "synaptic operations: the model has no connection layer (Linear, Conv, RNN/LSTM/GRU "
+                "or cell module; functional calls are invisible), so there is nothing to count")
         for _, effective, dense, spiking in batch.ops:
             self.dense += dense
             if spiking:
@@ -45,7 +46,7 @@ class SynapticOperations(WorkloadMetric):
 
     def compute(self) -> dict[str, float]:
         if self.calls == 0:
-            raise MetricError("synaptic operations: no connection layer was called during the run")
+            raise NothingToCount(self.name, "synaptic operations: no connection layer was called during the run")
         n = self.samples
         return {"dense": self.dense / n, "effective_macs": self.macs / n, "effective_acs": self.acs / n,
                 "steps": self.steps / n}
