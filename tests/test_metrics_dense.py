@@ -124,3 +124,31 @@ def test_a_dense_neuron_network_reports_every_metric(neuron):
     out = benchmark_metrics(model, [(x, y)], "classification", "mean")
     assert not [k for k, v in out.items() if isinstance(v, dict) and "not_measured" in v], out
     assert out["synaptic_operations"]["dense"] > 0 and out["membrane_updates"] > 0
+
+
+def test_a_model_without_neurons_reports_what_it_has_nothing_for_as_not_measured():
+    """The LSTM reference has no activation module and no neuron: neurobench.json says so for those two
+    metrics (NothingToCount) and measures the rest; any other metric error still stops the run."""
+    from nsb.metrics.errors import MetricError
+    from nsb.metrics.report import benchmark_metrics
+
+    model = LSTMOnly()
+    x, y = torch.rand(6, 4, 3), torch.zeros(4, dtype=torch.long)
+    out = benchmark_metrics(model, [(x, y)], "classification", "mean")
+    assert set(k for k, v in out.items() if isinstance(v, dict) and "not_measured" in v) == {
+        "activation_sparsity", "membrane_updates"}
+    assert "activation sparsity:" in out["activation_sparsity"]["not_measured"]
+    assert out["synaptic_operations"]["dense"] > 0 and 0 <= out["accuracy"] <= 1
+    with pytest.raises(MetricError, match="no batches to measure"):
+        benchmark_metrics(model, [], "classification", "mean")
+    with pytest.raises(MetricError, match="connection sparsity: Sequential has no connection layer"):
+        benchmark_metrics(nn.Sequential(), [(x, y)], "classification", "mean")
+
+
+class LSTMOnly(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lstm, self.out = nn.LSTM(3, 5), nn.Linear(5, 2)
+
+    def forward(self, x):
+        return self.out(self.lstm(x)[0]), None
