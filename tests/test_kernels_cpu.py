@@ -195,3 +195,41 @@ def test_the_inclusive_spike_test_fires_at_a_tie():
         with torch.no_grad():
             s = FusedOp.apply(config, x, zeros, zeros)[0]
         assert torch.equal(s, torch.full_like(s, want))
+
+
+@pytest.mark.parametrize("surrogate", ["triangle", "rectangle", "atan"])
+@pytest.mark.parametrize("branches", [4, 3])
+@pytest.mark.parametrize("truncate", [0, 10], ids=["stbp", "tstbp"])
+def test_dhlif_feed_forward_trains_through_its_stage_kernels(surrogate, branches, truncate):
+    """DH-LIF's feed-forward layer: its input GEMM, DHDEND over the N·B_n branches, the branch sum, DHSOMA
+    over the neurons (nsb/neurons/dhlif_ops.py), against its PyTorch loop: spikes and states bit for bit,
+    every gradient (input, τ_m, τ_n, the dense layer) within 2e-5."""
+    torch.manual_seed(3)
+    m = build_neuron("dhlif", N, input_size=5, branches=branches, threshold=0.3, surrogate=surrogate, alpha=1.2)
+    m.policy = GradPolicy(truncate=truncate)
+    g = torch.Generator().manual_seed(6)
+    x = torch.randn(T, B, 5, generator=g) * 1.5 + 0.3
+    state = m.initial_state(x[0])
+    with torch.no_grad():
+        loop, loop_state = m.forward_loop(x, state)
+        fused, fused_state = m(x, state)  # backend auto: the kernels' CPU build
+    assert 0.02 < float(loop.mean()) < 0.95
+    assert torch.equal(loop, fused) and all(torch.equal(a, b) for a, b in zip(loop_state, fused_state))
+    result = compare_with_loop(m, x, device="cpu", state=state)
+    assert result, result.detail
+
+
+def test_dhlif_fused_kernels_are_refused_where_they_do_not_apply():
+    """A recurrent DH-LIF layer (its branch currents read s[t−1] inside the step) and LTC run their loop under
+    "auto"; a forced kernel backend is one line naming why."""
+    from nsb.errors import NsbError
+
+    x = torch.rand(5, 2, 4)
+    recurrent = build_neuron("dhlif", 4, input_size=4, recurrent=True, backend="cpu")
+    with pytest.raises(NsbError, match="recurrent DH-LIF layer reads s\\[t−1\\] through its dense layer") as err:
+        recurrent(x)
+    assert "\n" not in str(err.value)
+    recurrent.backend = "auto"
+    assert recurrent(x)[0].shape == (5, 2, 4)
+    with pytest.raises(NsbError, match="neuron 'ltc' has no fused kernel"):
+        build_neuron("ltc", 4, backend="cpu")(x)

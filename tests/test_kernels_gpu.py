@@ -73,3 +73,11 @@ def test_a_wide_recurrent_layer_launches_and_trains(name):
     """1,024 neurons: the largest block the launcher uses; the recurrent kernels' launch bounds keep
     their registers within it (RGLIF's backward would need 72 per thread without them)."""
     check(layer(name, None if name == "rlif" else True, size=1024))
+
+
+@pytest.mark.parametrize("branches", [4, 3])
+def test_dhlif_feed_forward_stage_kernels_on_the_gpu(branches):
+    """DH-LIF's feed-forward layer through DHDEND, the branch sum and DHSOMA on the GPU, against its loop."""
+    torch.manual_seed(0)
+    neuron = build_neuron("dhlif", 64, input_size=64, branches=branches, threshold=0.3, backend="cuda").cuda()
+    check(neuron)

@@ -84,15 +84,17 @@ def seed_dhlif(layer, threshold, branches, recurrent, surrogate, alpha):
     return run
 
 
-DHLIF_CASES = [(g, rec, br) for g in sorted(SURROGATES) for rec in (False, True) for br in (4, 3)]
+DHLIF_CASES = [(g, rec, br, backend) for g in sorted(SURROGATES) for rec in (False, True) for br in (4, 3)
+               for backend in (("torch", "auto") if not rec else ("torch",))]
 
 
-@pytest.mark.parametrize("surrogate,recurrent,branches", DHLIF_CASES)
-def test_dhlif_is_the_seeds(surrogate, recurrent, branches):
+@pytest.mark.parametrize("surrogate,recurrent,branches,backend", DHLIF_CASES)
+def test_dhlif_is_the_seeds(surrogate, recurrent, branches, backend):
+    """backend "auto": a feed-forward layer's float32 pass runs its stage kernels' CPU build (dhlif_ops.py)."""
     torch.manual_seed(3)
     threshold, alpha = 0.4, 1.0
     layer = build_neuron("dhlif", N, input_size=N_IN, threshold=threshold, branches=branches, surrogate=surrogate,
-                         alpha=alpha, recurrent=recurrent, backend="torch")
+                         alpha=alpha, recurrent=recurrent, backend=backend)
     width = N_IN + (N if recurrent else 0)
     assert layer.dense.in_features == width + (branches - width % branches) % branches
     assert layer.dense.out_features == N * branches

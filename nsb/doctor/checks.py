@@ -97,6 +97,17 @@ def kernel_cases(device: str) -> dict[str, list[tuple[str, Callable]]]:
                         return layer
 
                     add(f"{name} {case_id(recurrent)} {surrogate}{' detach_reset' if detach else ''}", make)
+    # DH-LIF's feed-forward layer runs two stage ops (nsb/neurons/dhlif_ops.py); each is checked through it
+    for branches in (4, 3):
+        for surrogate in SURROGATES:
+            def dhlif(b=branches, g=surrogate):
+                from nsb.neurons import build_neuron
+
+                return build_neuron("dhlif", size, input_size=size, branches=b, surrogate=g, threshold=0.3)
+
+            for op in ("DHDEND", "DHSOMA"):
+                cases.setdefault(op, []).append((f"dhlif ff B_n = {branches} {surrogate}",
+                                                 lambda m=dhlif: (m(), torch.float32)))
     if device == "cuda":
         for name, recurrent, _ in neuron_cases():
             if name in own_spike:

@@ -40,10 +40,18 @@ def _run(neuron, x: Tensor, state, fused: bool, device: str):
 
     x = x.clone().requires_grad_()
     state = tuple(t.clone().requires_grad_() if t.is_floating_point() else t for t in state)
-    s, final = fused_forward(neuron, x, state, device=device) if fused else neuron.forward_loop(x, state)
+    if not fused:
+        s, final = neuron.forward_loop(x, state)
+    elif callable(getattr(neuron, "run_fused", None)):  # a layer with its own staged kernels (DH-LIF)
+        s, final = neuron.run_fused(x, state)
+    else:
+        s, final = fused_forward(neuron, x, state, device=device)
     weights = torch.linspace(0.5, 1.5, neuron.size, device=x.device)
-    loss = (s.float() * weights).sum() + sum((f.float() * weights).square().sum() for f in final
-                                              if f.is_floating_point())
+
+    def weighted(f: Tensor) -> Tensor:  # a state [B, N] or with more per neuron (DH-LIF's branches [B, N, K])
+        return f.float() * weights.reshape(-1, *([1] * (f.dim() - 2))) if f.dim() > 2 else f.float() * weights
+
+    loss = (s.float() * weights).sum() + sum(weighted(f).square().sum() for f in final if f.is_floating_point())
     leaves = [x, *(t for t in state if t.is_floating_point()), *neuron.parameters()]
     grads = torch.autograd.grad(loss, leaves, allow_unused=True)
     kinds = ["x", *("state" for t in state if t.is_floating_point()), *("parameter" for _ in neuron.parameters())]

@@ -44,6 +44,10 @@ PARALLEL_FILES = ("spsn", "psn", "pmsn", "s4d")
 #: ``nsb/neurons/dense.py``), each file's ``NEURON`` a ``LayerNeuron``, loaded on first use (torch)
 LAYER_FILES = ("dhlif", "ltc", "gsn")
 
+#: modules whose ``OPS`` are ops that no neuron declares but a layer runs through the fused kernels (DH-LIF's
+#: feed-forward stages); torch-free, so the op set can be read without torch
+OP_FILES = ("dhlif_ops",)
+
 NEURONS: dict[str, Declaration] = {}
 _GENERATION = [0]
 

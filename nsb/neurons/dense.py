@@ -40,7 +40,7 @@ from nsb.neurons.module import FULL_BPTT, GradPolicy, Neuron
 from nsb.surrogate import Surrogate, build_surrogate
 
 State = tuple[Tensor, ...]
-BACKENDS = ("auto", "torch", "cuda")
+BACKENDS = ("auto", "torch", "cuda", "cpu")
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,8 @@ class DenseNeuron(Neuron):
         self.decl = decl
         self.size = size
         self.input_size = int(input_size) if input_size is not None and decl.owns_input else size
-        # no fused kernel: the products in the loop are GEMMs, which PyTorch already runs well on any device
+        # the products in the loop are GEMMs, which PyTorch already runs well on any device; only DH-LIF's
+        # feed-forward layer, an element-wise recurrence once its input GEMM is done, has fused kernels
         self.backend = backend
         self.options = SimpleNamespace(**decl.check_options(options))
         surrogate = "rectangle" if surrogate is None else surrogate
@@ -197,11 +198,22 @@ class DenseNeuron(Neuron):
 
     def forward(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
         self.check_input(x)
-        if self.backend == "cuda":
-            raise NsbError(f"neuron.backend = 'cuda' but {self.fused_unsupported(x)}; set neuron.backend = 'auto'")
+        reason = None if self.backend == "torch" else self.fused_unsupported(x)
+        if reason is not None and self.backend in ("cuda", "cpu"):
+            raise NsbError(f"neuron.backend = '{self.backend}' but {reason}; set neuron.backend = 'auto'")
+        state = self._check_state(x, state)
+        if self.backend != "torch" and reason is None:
+            return self.run_fused(x, state)
+        return self.run(x, state)
+
+    def forward_loop(self, x: Tensor, state: State | None = None) -> tuple[Tensor, State]:
+        """The reference: ``run``, the step applied at every time step in PyTorch."""
+        self.check_input(x)
         return self.run(x, self._check_state(x, state))
 
-    forward_loop = forward
+    def run_fused(self, x: Tensor, state: State) -> tuple[Tensor, State]:  # pragma: no cover - abstract
+        """The same map through generated fused kernels, where ``fused_unsupported`` allows it."""
+        raise NotImplementedError
 
     def step(self, x: Any, state: dict[str, Tensor], params: dict[str, Any],  # type: ignore[override]
              prims: Any) -> tuple[Tensor, dict]:
@@ -213,7 +225,9 @@ class DenseNeuron(Neuron):
              ) -> tuple[Tensor, dict[str, Tensor]]:
         """Run ``self.step`` over time on ``inputs`` (each ``[T, …]``), truncating the gradient every K steps
         under T-STBP."""
-        prims = SimpleNamespace(fire=self.surrogate.sequence_fire(inputs[0].shape[1:], inputs[0]))
+        # the spike is [B, N] whatever the step's input terms are (DH-LIF's branch currents are [B, N, B_n])
+        prims = SimpleNamespace(fire=self.surrogate.sequence_fire(torch.Size((inputs[0].shape[1], self.size)),
+                                                                  inputs[0]))
         spikes = []
         truncate = self.policy.truncate
         # unbind, not x[t]: indexing's backward would fill a zero tensor of the whole sequence at every step

@@ -14,9 +14,10 @@ the Linear has PyTorch's default initialisation over its padded fan-in. The seed
 is built but never applied (``apply_mask()`` is not called), so the layer is dense, as here.
 
 The input's products ``W_x·x[t] + b`` for the whole sequence are one GEMM before the loop; a recurrent
-layer's ``W_s·s[t−1]`` stays in it (the padding columns multiply zeros and are skipped). The rest is an
-element-wise recurrence over (d, v), which the op declarations cannot express yet: an op takes one
-input current per neuron, and d has B_n states per neuron, each with its own current.
+layer's ``W_s·s[t−1]`` stays in it (the padding columns multiply zeros and are skipped). What remains of a
+feed-forward layer is an element-wise recurrence over (d, v), which trains through the generated kernels of
+two stage ops (:mod:`nsb.neurons.dhlif_ops`: the branches, their sum, the soma), bit for bit this loop. A
+recurrent layer couples the two stages inside each step and runs the loop.
 """
 
 from __future__ import annotations
@@ -72,6 +73,69 @@ class DHLIF(DenseNeuron):
         v, d, s = state
         spikes, last = self.loop((current,), {"v": v, "d": d, "s": s}, p)
         return spikes, (last["v"], last["d"], last["s"])
+
+    # --- the feed-forward layer through the fused kernels of its two stages (nsb/neurons/dhlif_ops.py) -----
+
+    def fused_unsupported(self, x: Tensor) -> str | None:
+        from nsb.kernels import SURROGATE_IDS
+
+        if self.is_recurrent:
+            return ("a recurrent DH-LIF layer reads s[t−1] through its dense layer inside each step, so it has no "
+                    "fused kernel")
+        if self.surrogate.name not in SURROGATE_IDS:
+            return f"the surrogate '{self.surrogate.name}' has no kernel"
+        if x.is_cuda:
+            if self.backend == "cpu":
+                return "the input is on a CUDA device (backend 'cpu' runs the CPU kernels on CPU tensors)"
+            return None if x.dtype in (torch.float32, torch.float16, torch.bfloat16) else \
+                f"the dtype {x.dtype} has no kernel"
+        if self.backend == "cuda":
+            return "the input is not on a CUDA device"
+        if x.device.type != "cpu":
+            return f"the input is on a {x.device.type} device (the kernels run on CUDA and CPU tensors)"
+        if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
+            return "the layer is being traced or compiled (the CPU kernels are a ctypes call)"
+        if x.dtype != torch.float32:
+            return f"the dtype {x.dtype} has no CPU kernel (float32 only)"
+        from nsb.kernels.cpu import unavailable
+
+        return unavailable(quiet=self.backend == "cpu")
+
+    def run_fused(self, x: Tensor, state: State) -> tuple[Tensor, State]:
+        """``run`` through the kernels: DHDEND over the N·B_n branches, their sum in branch order, DHSOMA over
+        the N neurons, chunk by chunk under T-STBP (every state detached at a cut, as the loop does)."""
+        from nsb.kernels.fused import Config, FusedOp
+        from nsb.neurons.dhlif_ops import DENDRITE, SOMA
+
+        p = self._tensors()
+        n, branches = self.size, self.options.branches
+        current = F.linear(x, p["w_x"], p["bias"])  # [T, B, N·B_n]: neuron j's branch k is column j·B_n + k
+        device = "cuda" if x.is_cuda else "cpu"
+        sg = self.surrogate
+        # ASGL's noisy spike: the loop's draw, at the loop's point in the generator's stream (after the GEMM)
+        mask = sg.keep_mask(torch.Size((x.shape[1], n)), x)
+        keep = None if mask is None else mask.reshape(-1).float().contiguous()
+        name = "rectangle" if sg.name == "asgl" and keep is None else sg.name  # ASGL outside training: exact
+        dendrite = Config(DENDRITE, (("spike_test", "greater"),), (), 0, name, float(sg.alpha), False, device)
+        soma = Config(SOMA, (("v_threshold", float(self.options.threshold)), ("spike_test", sg.spike_test)), (), 0,
+                      name, float(sg.alpha), False, device, keep)
+        beta = p["beta"].reshape(-1)
+        v, d, s = state
+        d = d.reshape(*d.shape[:-2], n * branches)
+        window = self.policy.truncate or x.shape[0]
+        spikes = []
+        for t0 in range(0, x.shape[0], window):
+            if t0:
+                v, d, s = v.detach(), d.detach(), s.detach()
+            d_seq, d, _ = FusedOp.apply(dendrite, current[t0:t0 + window], beta, d, torch.zeros_like(d))
+            parts = d_seq.unflatten(-1, (n, branches)).unbind(-1)
+            total = parts[0]
+            for part in parts[1:]:  # the loop's order: ((d_0 + d_1) + d_2) + …
+                total = total + part
+            out, v, s = FusedOp.apply(soma, total, p["alpha"], v, s)
+            spikes.append(out)
+        dtype = x.dtype
+        return torch.cat(spikes), (v.to(dtype), d.unflatten(-1, (n, branches)).to(dtype), s.to(dtype))
 
     def step(self, x: tuple[Tensor, ...], state: dict[str, Tensor], p: dict[str, Any],  # type: ignore[override]
              prims: Any) -> tuple[Tensor, dict]:

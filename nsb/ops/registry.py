@@ -6,6 +6,8 @@ the schemas, kernels, Scan bodies and plugins always cover exactly the declared 
 
 from __future__ import annotations
 
+import importlib
+
 from nsb.errors import NsbError
 from nsb.neurons.declare import Op
 
@@ -13,7 +15,7 @@ _CACHE: dict[int, dict[str, Op]] = {}
 
 
 def ops() -> dict[str, Op]:
-    from nsb.neurons import NEURONS, generation
+    from nsb.neurons import NEURONS, OP_FILES, generation
 
     if generation() not in _CACHE:
 
@@ -23,6 +25,9 @@ def ops() -> dict[str, Op]:
             _add(found, base)
             if neuron.recurrence != "never" and "R" + base.name not in found:
                 found["R" + base.name] = base.with_recurrence()
+        for module in OP_FILES:  # ops a layer runs without a neuron of their own (DH-LIF's stages)
+            for extra in importlib.import_module(f"nsb.neurons.{module}").OPS:
+                _add(found, extra)
         _CACHE.clear()
         _CACHE[generation()] = found
     return _CACHE[generation()]
