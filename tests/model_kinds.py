@@ -15,6 +15,7 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 SMALL = ["data.train_per_class=20", "data.test_per_class=4", "data.time_steps=25", "model.hidden=[24, 16]",
          "train.batch_size=32", "train.epochs=1", "neuron.threshold=0.5"]
 FORMATS = ("onnx", "torchscript", "pt2")
+PTB_CONFIGS = ("ptb_rec.toml", "architectures/lstm-ptb.toml", "architectures/transformer-ptb.toml")  # need ptb/
 
 # name: (config file or None for the default, overrides, reference samples)
 KINDS: dict[str, tuple[str | None, list[str], int]] = {
@@ -83,8 +84,7 @@ def make_bundle(kind: str, root: Path, formats: tuple[str, ...] = FORMATS, nir: 
     config, overrides, samples = KINDS[kind]
     root.mkdir(parents=True, exist_ok=True)
     extra = []
-    if config is not None and config.endswith("ptb_rec.toml") or config in (
-            "architectures/lstm-ptb.toml", "architectures/transformer-ptb.toml"):
+    if config in PTB_CONFIGS:
         ptb_files(root)
         extra.append(f'data.root="{root}"')
     if config == "dvs_gesture.toml":

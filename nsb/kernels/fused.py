@@ -253,6 +253,19 @@ class FusedOp(torch.autograd.Function):
         return tuple(out)
 
 
+def noise_draw(surrogate, shape: torch.Size, like: Tensor) -> Tensor | None:
+    """A noisy surrogate's mask for one sequence (ASGL in training) as the kernels read it, float32 [n], drawn
+    where the loop draws it so both consume the generator alike; None for every other surrogate."""
+    mask = surrogate.keep_mask(shape, like)
+    return None if mask is None else mask.reshape(-1).float().contiguous()
+
+
+def kernel_surrogate(name: str, keep: Tensor | None) -> str:
+    """The derivative the kernels use: ASGL's is its training spike's clamp, and outside training (no draw)
+    the exact spike with ASGL.grad, the rectangle."""
+    return "rectangle" if name == "asgl" and keep is None else name
+
+
 def _noise(args: abi.KernelArgs, config: Config) -> None:
     """ASGL's noisy spike in training: its width and the sequence's draw (nsb_math.cuh's ``fire``)."""
     if config.keep is not None:
@@ -265,10 +278,8 @@ def fused_forward(neuron, x: Tensor, state: tuple[Tensor, ...], device: str | No
 
     T-STBP (``policy.truncate = K``) runs the kernels on K-step chunks, each from the previous one's
     final state detached: the loop's cut of the state's gradient every K steps, with the same values."""
-    # drawn here, where the loop draws it (once per sequence, T-STBP's chunks included), so both consume the
-    # generator alike and a seed gives the same noise on either path
-    mask = neuron.surrogate.keep_mask(x.shape[1:], x)
-    keep = None if mask is None else mask.reshape(-1).float().contiguous()
+    # once per sequence, T-STBP's chunks included, as the loop draws it
+    keep = noise_draw(neuron.surrogate, x.shape[1:], x)
     k = neuron.policy.truncate
     if k and x.shape[0] > k:
         spikes = []
@@ -299,11 +310,9 @@ def _fused_chunk(neuron, x: Tensor, state: tuple[Tensor, ...], device: str | Non
 
             raise NsbError(f"{neuron.decl.name} was built for {rows} steps (its per-step inputs have one row per step) "
                            f"but steps {start + 1} to {start + x.shape[0]} were requested; set the model's time_steps")
-    surrogate = neuron.surrogate.name
-    if surrogate == "asgl" and keep is None:  # outside training ASGL is the exact spike with ASGL.grad
-        surrogate = "rectangle"
-    config = Config(op, fixed, learned, start, surrogate, float(neuron.surrogate.alpha),
-                    neuron.policy.detach_reset, device or ("cuda" if x.is_cuda else "cpu"), keep)
+    config = Config(op, fixed, learned, start, kernel_surrogate(neuron.surrogate.name, keep),
+                    float(neuron.surrogate.alpha), neuron.policy.detach_reset,
+                    device or ("cuda" if x.is_cuda else "cpu"), keep)
     tensors = [attributes[k] for k in learned]
     tensors += [inputs[k] for k in (*op.inputs, *op.step_inputs)]
     if neuron.recurrent is not None:

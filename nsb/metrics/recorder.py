@@ -122,7 +122,7 @@ class Recorder:
     def __enter__(self) -> Recorder:
         synapses, activations, membranes = self._want
         try:
-            per_step = {name: layer for name, layer in self.connections.items() if counts_per_step(layer)}
+            per_step = {name for name, layer in self.connections.items() if counts_per_step(layer)}
             if synapses:
                 for name, layer in self.connections.items():
                     if name not in per_step:

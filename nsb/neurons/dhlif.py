@@ -23,6 +23,7 @@ recurrent layer couples the two stages inside each step and runs the loop.
 from __future__ import annotations
 
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
 import torch
@@ -32,6 +33,7 @@ from torch.nn import functional as F
 from nsb.errors import ConfigError
 from nsb.neurons.declare import Float, Floats, Int
 from nsb.neurons.dense import DenseNeuron, LayerNeuron, State, hard_fire, scan_with_weights
+from nsb.neurons.dhlif_ops import DENDRITE, SOMA, dendrite_step, soma_step
 
 
 class DHLIF(DenseNeuron):
@@ -77,45 +79,27 @@ class DHLIF(DenseNeuron):
     # --- the feed-forward layer through the fused kernels of its two stages (nsb/neurons/dhlif_ops.py) -----
 
     def fused_unsupported(self, x: Tensor) -> str | None:
-        from nsb.kernels import SURROGATE_IDS
+        from nsb.kernels import SURROGATE_IDS, cpu_unavailable, tensor_unsupported
 
         if self.is_recurrent:
             return ("a recurrent DH-LIF layer reads s[t−1] through its dense layer inside each step, so it has no "
                     "fused kernel")
         if self.surrogate.name not in SURROGATE_IDS:
             return f"the surrogate '{self.surrogate.name}' has no kernel"
-        if x.is_cuda:
-            if self.backend == "cpu":
-                return "the input is on a CUDA device (backend 'cpu' runs the CPU kernels on CPU tensors)"
-            return None if x.dtype in (torch.float32, torch.float16, torch.bfloat16) else \
-                f"the dtype {x.dtype} has no kernel"
-        if self.backend == "cuda":
-            return "the input is not on a CUDA device"
-        if x.device.type != "cpu":
-            return f"the input is on a {x.device.type} device (the kernels run on CUDA and CPU tensors)"
-        if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
-            return "the layer is being traced or compiled (the CPU kernels are a ctypes call)"
-        if x.dtype != torch.float32:
-            return f"the dtype {x.dtype} has no CPU kernel (float32 only)"
-        from nsb.kernels.cpu import unavailable
-
-        return unavailable(quiet=self.backend == "cpu")
+        return tensor_unsupported(x, self.backend) or cpu_unavailable(x, self.backend)
 
     def run_fused(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """``run`` through the kernels: DHDEND over the N·B_n branches, their sum in branch order, DHSOMA over
         the N neurons, chunk by chunk under T-STBP (every state detached at a cut, as the loop does)."""
-        from nsb.kernels.fused import Config, FusedOp
-        from nsb.neurons.dhlif_ops import DENDRITE, SOMA
+        from nsb.kernels.fused import Config, FusedOp, kernel_surrogate, noise_draw
 
         p = self._tensors()
         n, branches = self.size, self.options.branches
         current = F.linear(x, p["w_x"], p["bias"])  # [T, B, N·B_n]: neuron j's branch k is column j·B_n + k
         device = "cuda" if x.is_cuda else "cpu"
         sg = self.surrogate
-        # ASGL's noisy spike: the loop's draw, at the loop's point in the generator's stream (after the GEMM)
-        mask = sg.keep_mask(torch.Size((x.shape[1], n)), x)
-        keep = None if mask is None else mask.reshape(-1).float().contiguous()
-        name = "rectangle" if sg.name == "asgl" and keep is None else sg.name  # ASGL outside training: exact
+        keep = noise_draw(sg, torch.Size((x.shape[1], n)), x)  # after the GEMM, where the loop draws it
+        name = kernel_surrogate(sg.name, keep)
         dendrite = Config(DENDRITE, (("spike_test", "greater"),), (), 0, name, float(sg.alpha), False, device)
         soma = Config(SOMA, (("v_threshold", float(self.options.threshold)), ("spike_test", sg.spike_test)), (), 0,
                       name, float(sg.alpha), False, device, keep)
@@ -128,11 +112,7 @@ class DHLIF(DenseNeuron):
             if t0:
                 v, d, s = v.detach(), d.detach(), s.detach()
             d_seq, d, _ = FusedOp.apply(dendrite, current[t0:t0 + window], beta, d, torch.zeros_like(d))
-            parts = d_seq.unflatten(-1, (n, branches)).unbind(-1)
-            total = parts[0]
-            for part in parts[1:]:  # the loop's order: ((d_0 + d_1) + d_2) + …
-                total = total + part
-            out, v, s = FusedOp.apply(soma, total, p["alpha"], v, s)
+            out, v, s = FusedOp.apply(soma, branch_sum(d_seq.unflatten(-1, (n, branches))), p["alpha"], v, s)
             spikes.append(out)
         dtype = x.dtype
         return torch.cat(spikes), (v.to(dtype), d.unflatten(-1, (n, branches)).to(dtype), s.to(dtype))
@@ -142,14 +122,11 @@ class DHLIF(DenseNeuron):
         (c,) = x
         if self.is_recurrent:
             c = c + F.linear(state["s"], p["w_s"]).unflatten(-1, (self.size, self.options.branches))
-        d = p["beta"] * state["d"] + p["gamma"] * c
-        branch = d.unbind(-1)  # summed in branch order, as the deployed twin does
-        current = branch[0]
-        for k in range(1, len(branch)):
-            current = current + branch[k]
-        theta = self.options.threshold
-        v = p["alpha"] * state["v"] + current - theta * state["s"]
-        return prims.fire(v - theta), {"v": v, "d": d}
+        # the element-wise math is the stage ops' (dhlif_ops.py), the one the kernels are generated from
+        d, _ = dendrite_step(prims, c, SimpleNamespace(d=state["d"]), SimpleNamespace(BETA=p["beta"]))
+        soma = SimpleNamespace(ALPHA=p["alpha"], v_threshold=self.options.threshold)
+        s, new = soma_step(prims, branch_sum(d), SimpleNamespace(v=state["v"], s=state["s"]), soma)
+        return s, {"v": new["v"], "d": d}
 
     def weight_matrices(self) -> list[Tensor]:
         return [self.dense.weight]
@@ -193,6 +170,15 @@ class DHLIF(DenseNeuron):
         out = _script()(current, alpha, beta, gamma, w_s, state[0], state[1], state[2], float(k["threshold"]),
                         bool(k["recurrent"]), bool(k["ge"]))
         return out[0], tuple(out[1:])
+
+
+def branch_sum(d: Tensor) -> Tensor:
+    """Σ_k d[..., k] in branch order, ((d_0 + d_1) + d_2) + …: the order every DH-LIF backend sums in."""
+    parts = d.unbind(-1)
+    total = parts[0]
+    for part in parts[1:]:
+        total = total + part
+    return total
 
 
 _SOURCE = """

@@ -379,22 +379,12 @@ class Neuron(nn.Module):
 
     def fused_unsupported(self, x: Tensor) -> str | None:
         """Why the fused kernel cannot run this call (None when it can)."""
-        from nsb.kernels import SURROGATE_IDS
+        from nsb.kernels import SURROGATE_IDS, cpu_unavailable, tensor_unsupported
 
         p = self.policy
-        if self.backend == "cuda" and not x.is_cuda:
-            return "the input is not on a CUDA device"
-        if not x.is_cuda:
-            from nsb.kernels.cpu import unavailable
-
-            if x.device.type != "cpu":
-                return f"the input is on a {x.device.type} device (the kernels run on CUDA and CPU tensors)"
-            if torch.jit.is_tracing() or torch.jit.is_scripting() or torch.compiler.is_compiling():
-                return "the layer is being traced or compiled (the CPU kernels are a ctypes call)"
-            if x.dtype != torch.float32:
-                return f"the dtype {x.dtype} has no CPU kernel (float32 only)"
-        elif self.backend == "cpu":
-            return "the input is on a CUDA device (backend 'cpu' runs the CPU kernels on CPU tensors)"
+        reason = tensor_unsupported(x, self.backend)
+        if reason is not None:
+            return reason
         if self.recurrent is not None and p.recurrent != "full":
             return f"the learning rule's recurrent gradient '{p.recurrent}' is not fused"
         if self.recurrent is not None and x.dim() != 3:
@@ -406,11 +396,7 @@ class Neuron(nn.Module):
                     "with or without reset detachment)")
         if self.surrogate.name not in SURROGATE_IDS:
             return f"the surrogate '{self.surrogate.name}' has no kernel"
-        if x.dtype not in (torch.float32, torch.float16, torch.bfloat16):
-            return f"the dtype {x.dtype} has no kernel"
-        if not x.is_cuda:  # last: the first call builds the CPU kernels (cached on disk)
-            return unavailable(quiet=self.backend == "cpu")
-        return None
+        return cpu_unavailable(x, self.backend)  # last: the first call builds the CPU kernels
 
     def forward_fused(self, x: Tensor, state: State) -> tuple[Tensor, State]:
         """The same map through the op's fused kernel (generated from the same step)."""
