@@ -7,9 +7,10 @@ the other with the branch sum between, in the order of its loop::
     v[t] = α·v[t−1] + I[t] − θ·s[t−1]       DHSOMA, over the N neurons (α = σ(τ_m))
     s[t] = H(v[t] − θ)
 
-Each is written as the loop writes it, so the kernels are bit for bit the loop. A recurrent layer's branch
-currents read s[t−1] through its own dense layer, which couples the two stages inside a step: it trains
-through its loop. Importing this file needs no torch (the op registry reads it).
+These steps are DH-LIF's element-wise math, written once: the layer's PyTorch loop calls them at every step
+and the kernels are generated from them, so the two agree bit for bit. A recurrent layer's branch currents
+read s[t−1] through its own dense layer, which couples the two stages inside a step: it trains through its
+loop. Importing this file needs no torch (the op registry reads it).
 """
 
 from __future__ import annotations
